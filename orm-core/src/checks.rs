@@ -1,0 +1,1 @@
+//! Compile-time (const) checks called by the code `#[derive(Model)]` generates.

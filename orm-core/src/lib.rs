@@ -1,0 +1,77 @@
+//! orm-core: metadata, the cascade planner, the async session and SQL rendering.
+//!
+//! Most users import the prelude and derive [`Model`]:
+//!
+//! ```
+//! use orm_core::prelude::*;
+//!
+//! #[derive(Model, Debug)]
+//! #[model(table = "users")]
+//! pub struct User {
+//!     #[column(primary_key)]
+//!     pub id: Option<i64>,
+//!     pub name: String,
+//! }
+//!
+//! assert_eq!(User::META.table, "users");
+//! assert_eq!(User::META.columns[1].name, "name");
+//! ```
+
+pub mod backend;
+pub mod column;
+pub mod error;
+pub mod meta;
+pub mod model;
+pub mod value;
+
+mod checks;
+mod database;
+mod session;
+
+pub use column::{Column, Condition, Rel};
+pub use database::Database;
+pub use error::{ConstraintKind, Error, Result};
+pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
+pub use orm_derive::Model;
+pub use session::Session;
+pub use value::{SqlType, SqlValue, Value, ValueError};
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::{
+        BelongsTo, Database, Error, Handle, HasMany, HasOne, ManyToMany, Model, Result, Session,
+        SqlValue,
+    };
+}
+
+/// Used by the code `#[derive(Model)]` generates; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::column::{Column, Rel};
+    pub use crate::meta::{
+        Cascade, ColumnMeta, ForeignKeyMeta, ModelMeta, OnDelete, PassiveDeletes, RelKind,
+        RelationshipMeta,
+    };
+    pub use crate::model::{Model, RelSlot, Relationship};
+    pub use crate::value::{SqlType, SqlValue, Value, ValueError};
+    #[allow(unused_imports)]
+    pub use crate::checks::*;
+
+    /// The metadata of `M`, as a function pointer that relationships can hold without creating
+    /// a cycle between two models' constants.
+    pub fn meta_of<M: Model>() -> &'static ModelMeta {
+        M::META
+    }
+
+    /// Whether a column of Rust type `T` is a database-generated key: the sole primary key, an
+    /// integer declared `Option<_>` (None until inserted).
+    pub const fn generated_key<T: SqlValue>(sole_primary_key: bool) -> bool {
+        sole_primary_key && T::NULLABLE && matches!(T::SQL_TYPE, SqlType::Integer)
+    }
+
+    /// Reached only if generated code is inconsistent with its own metadata.
+    #[track_caller]
+    pub fn no_such_relation(model: &str, index: usize) -> ! {
+        unreachable!("model `{model}` has no relationship #{index}")
+    }
+}

@@ -1,0 +1,232 @@
+//! Static metadata emitted by `#[derive(Model)]`: tables, columns, foreign keys, relationships.
+//!
+//! Everything here is `&'static` and built at compile time; there is no run-time registry. A
+//! relationship points at its target through a function pointer (`fn() -> &'static ModelMeta`)
+//! because two models that point at each other cannot be two constants that contain each other.
+
+use crate::value::SqlType;
+use std::fmt;
+
+/// The description of one model (one table).
+#[derive(Debug)]
+pub struct ModelMeta {
+    /// The Rust type name, used in messages (`User`).
+    pub name: &'static str,
+    /// The SQL table name.
+    pub table: &'static str,
+    /// Columns in field order.
+    pub columns: &'static [ColumnMeta],
+    /// Indexes into `columns` of the primary key, in declaration order.
+    pub primary_key: &'static [usize],
+    /// Foreign keys declared on this table's columns.
+    pub foreign_keys: &'static [ForeignKeyMeta],
+    /// Relationship fields, in field order.
+    pub relationships: &'static [RelationshipMeta],
+}
+
+/// One column.
+#[derive(Debug)]
+pub struct ColumnMeta {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// The SQL column name (the field name unless overridden with `name = "..."`).
+    pub name: &'static str,
+    /// The SQL type, from the field's Rust type.
+    pub sql_type: SqlType,
+    /// Whether the column accepts NULL: exactly when the field is `Option<T>` and not a key.
+    pub nullable: bool,
+    /// Part of the primary key.
+    pub primary_key: bool,
+    /// A key the database generates: the sole primary key, an integer declared `Option<_>`.
+    pub generated: bool,
+    /// `#[column(unique)]`.
+    pub unique: bool,
+    /// `#[column(index)]`; foreign-key columns are always indexed.
+    pub indexed: bool,
+}
+
+/// What the database does to referencing rows when the referenced row is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnDelete {
+    /// `NO ACTION` (the default): the delete fails if rows still reference it.
+    NoAction,
+    /// `RESTRICT`: as `NO ACTION`, checked immediately.
+    Restrict,
+    /// `CASCADE`: the database deletes the referencing rows.
+    Cascade,
+    /// `SET NULL`: the database nulls the referencing column.
+    SetNull,
+}
+
+impl OnDelete {
+    /// The SQL spelling.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            OnDelete::NoAction => "NO ACTION",
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+        }
+    }
+}
+
+/// A single-column foreign key.
+#[derive(Debug)]
+pub struct ForeignKeyMeta {
+    /// Index into the owning model's `columns`.
+    pub column: usize,
+    /// The referenced table.
+    pub target_table: &'static str,
+    /// The referenced column.
+    pub target_column: &'static str,
+    /// The `ON DELETE` rule.
+    pub on_delete: OnDelete,
+}
+
+/// The kind of a relationship field; its direction comes from where the foreign key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RelKind {
+    /// One-to-many: the foreign key is on the target's table.
+    HasMany,
+    /// One-to-one seen from the side without the foreign key.
+    HasOne,
+    /// Many-to-one: the foreign key is on this model's table.
+    BelongsTo,
+    /// Many-to-many through an association model.
+    ManyToMany,
+}
+
+impl RelKind {
+    /// The field type's name, for messages.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            RelKind::HasMany => "HasMany",
+            RelKind::HasOne => "HasOne",
+            RelKind::BelongsTo => "BelongsTo",
+            RelKind::ManyToMany => "ManyToMany",
+        }
+    }
+
+    /// Whether the field holds a collection (as opposed to at most one object).
+    pub fn is_collection(self) -> bool {
+        matches!(self, RelKind::HasMany | RelKind::ManyToMany)
+    }
+
+    /// Whether `other` is a valid `back_populates` partner of this kind.
+    pub const fn pairs_with(self, other: RelKind) -> bool {
+        matches!(
+            (self, other),
+            (RelKind::HasMany | RelKind::HasOne, RelKind::BelongsTo)
+                | (RelKind::BelongsTo, RelKind::HasMany | RelKind::HasOne)
+                | (RelKind::ManyToMany, RelKind::ManyToMany)
+        )
+    }
+}
+
+/// The cascade tokens of a relationship, as a small bit set.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cascade(u8);
+
+impl Cascade {
+    /// `none`: the empty set.
+    pub const NONE: Cascade = Cascade(0);
+    /// `save-update`.
+    pub const SAVE_UPDATE: Cascade = Cascade(1);
+    /// `merge`.
+    pub const MERGE: Cascade = Cascade(1 << 1);
+    /// `refresh-expire`.
+    pub const REFRESH_EXPIRE: Cascade = Cascade(1 << 2);
+    /// `expunge`.
+    pub const EXPUNGE: Cascade = Cascade(1 << 3);
+    /// `delete`.
+    pub const DELETE: Cascade = Cascade(1 << 4);
+    /// `delete-orphan`.
+    pub const DELETE_ORPHAN: Cascade = Cascade(1 << 5);
+    /// `all`: everything but `delete-orphan`.
+    pub const ALL: Cascade = Cascade(0b1_1111);
+    /// The default when `cascade` is absent: `save-update, merge`.
+    pub const DEFAULT: Cascade = Cascade(0b11);
+
+    /// The union of two sets.
+    pub const fn union(self, other: Cascade) -> Cascade {
+        Cascade(self.0 | other.0)
+    }
+
+    /// Whether every token of `other` is in `self`.
+    pub const fn contains(self, other: Cascade) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    const NAMES: [(Cascade, &'static str); 6] = [
+        (Cascade::SAVE_UPDATE, "save-update"),
+        (Cascade::MERGE, "merge"),
+        (Cascade::REFRESH_EXPIRE, "refresh-expire"),
+        (Cascade::EXPUNGE, "expunge"),
+        (Cascade::DELETE, "delete"),
+        (Cascade::DELETE_ORPHAN, "delete-orphan"),
+    ];
+}
+
+impl fmt::Debug for Cascade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> =
+            Cascade::NAMES.iter().filter(|(c, _)| self.contains(*c)).map(|(_, n)| *n).collect();
+        write!(f, "Cascade({})", names.join(", "))
+    }
+}
+
+/// `passive_deletes`: how much of a parent's delete the ORM leaves to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PassiveDeletes {
+    /// The ORM handles every child (the default).
+    Off,
+    /// `passive_deletes = true`: children not loaded are left to the database's `ON DELETE`.
+    Unloaded,
+    /// `passive_deletes = "all"`: the ORM never nulls or deletes the children.
+    All,
+}
+
+/// One relationship field.
+#[derive(Debug)]
+pub struct RelationshipMeta {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// Its kind.
+    pub kind: RelKind,
+    /// The target model.
+    pub target: fn() -> &'static ModelMeta,
+    /// Its cascade tokens.
+    pub cascade: Cascade,
+    /// The field on the target that is the other side of this pair, if any.
+    pub back_populates: Option<&'static str>,
+    /// `passive_deletes`.
+    pub passive_deletes: PassiveDeletes,
+    /// `single_parent = true`.
+    pub single_parent: bool,
+    /// The foreign-key column to use (on whichever side holds it) when several could link.
+    pub foreign_key: Option<&'static str>,
+    /// The association model of a many-to-many.
+    pub through: Option<fn() -> &'static ModelMeta>,
+}
+
+impl ModelMeta {
+    /// The index of the column with this SQL name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The index of the relationship with this field name.
+    pub fn relationship_index(&self, field: &str) -> Option<usize> {
+        self.relationships.iter().position(|r| r.field == field)
+    }
+
+    /// The foreign key declared on column `column`, if any.
+    pub fn foreign_key_on(&self, column: usize) -> Option<&'static ForeignKeyMeta> {
+        self.foreign_keys.iter().find(|fk| fk.column == column)
+    }
+
+    /// Whether two metadata references describe the same model.
+    pub fn same(&self, other: &ModelMeta) -> bool {
+        std::ptr::eq(self, other) || self.table == other.table
+    }
+}

@@ -1,0 +1,298 @@
+//! The `Model` trait that `#[derive(Model)]` implements, typed handles, and the relationship
+//! field types (`HasMany`, `HasOne`, `BelongsTo`, `ManyToMany`).
+
+use crate::meta::{ModelMeta, RelKind};
+use crate::value::{Value, ValueError};
+use std::any::Any;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
+/// A table-backed struct. Implemented by `#[derive(Model)]`; not meant to be implemented by hand.
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The static description of the table, its columns and relationships.
+    const META: &'static ModelMeta;
+
+    /// The value of column `index` (an index into `META.columns`).
+    fn column_value(&self, index: usize) -> Value;
+
+    /// Sets column `index` from a value read from the database.
+    fn set_column_value(&mut self, index: usize, value: Value) -> Result<(), ValueError>;
+
+    /// Builds an object from one value per column, in column order; relationships start unloaded.
+    fn from_values(values: Vec<Value>) -> Result<Self, ValueError>;
+
+    /// The state of relationship `index` (an index into `META.relationships`).
+    fn relation(&self, index: usize) -> &RelSlot;
+
+    /// The mutable state of relationship `index`.
+    fn relation_mut(&mut self, index: usize) -> &mut RelSlot;
+}
+
+/// Identifies an object inside one session's arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ObjId(pub(crate) u32);
+
+/// A small `Copy` reference to an object held by a [`Session`](crate::Session).
+///
+/// Handles are typed: a `Handle<User>` can only be used where a `User` is expected. A handle
+/// belongs to the session that issued it; using it with another session is an error, not a panic.
+pub struct Handle<T> {
+    pub(crate) session: u64,
+    pub(crate) id: ObjId,
+    _model: PhantomData<fn() -> T>,
+}
+
+impl<T> Handle<T> {
+    pub(crate) fn new(session: u64, id: ObjId) -> Self {
+        Handle { session, id, _model: PhantomData }
+    }
+}
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Handle<T> {}
+impl<T> PartialEq for Handle<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.session == other.session && self.id == other.id
+    }
+}
+impl<T> Eq for Handle<T> {}
+impl<T> Hash for Handle<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.session.hash(state);
+        self.id.hash(state);
+    }
+}
+impl<T: Model> fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Handle<{}>(#{})", T::META.name, self.id.0)
+    }
+}
+
+/// A model object with its type erased, as the session stores it.
+pub(crate) trait AnyModel: Any + Send + Sync {
+    fn meta(&self) -> &'static ModelMeta;
+    fn column_value(&self, index: usize) -> Value;
+    fn set_column_value(&mut self, index: usize, value: Value) -> Result<(), ValueError>;
+    fn relation(&self, index: usize) -> &RelSlot;
+    fn relation_mut(&mut self, index: usize) -> &mut RelSlot;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Model> AnyModel for T {
+    fn meta(&self) -> &'static ModelMeta {
+        T::META
+    }
+    fn column_value(&self, index: usize) -> Value {
+        Model::column_value(self, index)
+    }
+    fn set_column_value(&mut self, index: usize, value: Value) -> Result<(), ValueError> {
+        Model::set_column_value(self, index, value)
+    }
+    fn relation(&self, index: usize) -> &RelSlot {
+        Model::relation(self, index)
+    }
+    fn relation_mut(&mut self, index: usize) -> &mut RelSlot {
+        Model::relation_mut(self, index)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// One member of a relationship: an object the session holds, or a new object not yet added.
+pub(crate) enum Member {
+    Held(ObjId),
+    New(Box<dyn AnyModel>),
+}
+
+impl fmt::Debug for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Member::Held(id) => write!(f, "#{}", id.0),
+            Member::New(obj) => write!(f, "new {}", obj.meta().name),
+        }
+    }
+}
+
+/// The untyped state behind every relationship field: what it holds now and, once loaded, what
+/// it held when loaded (or at the last flush), so that a flush can tell additions from removals.
+#[derive(Default)]
+pub struct RelSlot {
+    pub(crate) loaded: bool,
+    pub(crate) members: Vec<Member>,
+    pub(crate) original: Vec<ObjId>,
+}
+
+impl fmt::Debug for RelSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.loaded || !self.members.is_empty() {
+            f.debug_list().entries(&self.members).finish()
+        } else {
+            f.write_str("<not loaded>")
+        }
+    }
+}
+
+impl RelSlot {
+    pub(crate) fn held(&self) -> impl Iterator<Item = ObjId> + '_ {
+        self.members.iter().filter_map(|m| match m {
+            Member::Held(id) => Some(*id),
+            Member::New(_) => None,
+        })
+    }
+
+    fn push_new<T: Model>(&mut self, object: T) {
+        self.members.push(Member::New(Box::new(object)));
+    }
+}
+
+/// Implemented by the four relationship field types; the derive reaches a field's state through it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a relationship type",
+    label = "expected HasMany<T>, HasOne<T>, BelongsTo<T> or ManyToMany<T>"
+)]
+pub trait Relationship: Default {
+    /// The kind of relationship.
+    const KIND: RelKind;
+    /// The related model.
+    type Target: Model;
+    /// The untyped state.
+    fn slot(&self) -> &RelSlot;
+    /// The untyped state, mutably.
+    fn slot_mut(&mut self) -> &mut RelSlot;
+}
+
+macro_rules! relationship_type {
+    ($(#[$doc:meta])* $name:ident, $kind:ident) => {
+        $(#[$doc])*
+        pub struct $name<T> {
+            slot: RelSlot,
+            _target: PhantomData<fn() -> T>,
+        }
+
+        impl<T> Default for $name<T> {
+            fn default() -> Self {
+                $name { slot: RelSlot::default(), _target: PhantomData }
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{:?}", stringify!($name), self.slot)
+            }
+        }
+
+        impl<T: Model> Relationship for $name<T> {
+            const KIND: RelKind = RelKind::$kind;
+            type Target = T;
+            fn slot(&self) -> &RelSlot {
+                &self.slot
+            }
+            fn slot_mut(&mut self) -> &mut RelSlot {
+                &mut self.slot
+            }
+        }
+
+        impl<T: Model> $name<T> {
+            /// An empty relationship (for a new object) that is not loaded yet.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// Whether the related objects are loaded in the session.
+            pub fn is_loaded(&self) -> bool {
+                self.slot.loaded
+            }
+        }
+    };
+}
+
+relationship_type!(
+    /// One-to-many: the foreign key is on `T`'s table. Holds the children.
+    HasMany, HasMany
+);
+relationship_type!(
+    /// Many-to-one: the foreign key is on this model's table. Holds at most one parent.
+    BelongsTo, BelongsTo
+);
+relationship_type!(
+    /// One-to-one seen from the side without the foreign key. Holds at most one object.
+    HasOne, HasOne
+);
+relationship_type!(
+    /// Many-to-many through an association model (`#[relationship(through = Assoc)]`).
+    ManyToMany, ManyToMany
+);
+
+macro_rules! collection_building {
+    ($name:ident) => {
+        impl<T: Model> $name<T> {
+            /// Appends a new object, added to the session (save-update cascade) with its owner.
+            pub fn push(&mut self, object: T) {
+                self.slot.push_new(object);
+            }
+
+            /// The number of members, counting new objects.
+            pub fn len(&self) -> usize {
+                self.slot.members.len()
+            }
+
+            /// Whether there are no members (or the collection is not loaded).
+            pub fn is_empty(&self) -> bool {
+                self.slot.members.is_empty()
+            }
+
+            /// The handles of the members held by a session, in order (new objects excluded).
+            pub fn handles(&self, session: &crate::Session) -> Vec<Handle<T>> {
+                self.slot.held().map(|id| Handle::new(session.id(), id)).collect()
+            }
+        }
+
+        impl<T: Model> FromIterator<T> for $name<T> {
+            fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+                let mut collection = Self::default();
+                for object in iter {
+                    collection.push(object);
+                }
+                collection
+            }
+        }
+
+        impl<T: Model, const N: usize> From<[T; N]> for $name<T> {
+            fn from(objects: [T; N]) -> Self {
+                objects.into_iter().collect()
+            }
+        }
+    };
+}
+collection_building!(HasMany);
+collection_building!(ManyToMany);
+
+macro_rules! scalar_building {
+    ($name:ident) => {
+        impl<T: Model> $name<T> {
+            /// A reference to a new object, added to the session (save-update) with its owner.
+            pub fn to(object: T) -> Self {
+                let mut rel = Self::default();
+                rel.slot.push_new(object);
+                rel
+            }
+
+            /// The handle of the referenced object, if it is held by the session and loaded.
+            pub fn handle(&self, session: &crate::Session) -> Option<Handle<T>> {
+                self.slot.held().next().map(|id| Handle::new(session.id(), id))
+            }
+        }
+    };
+}
+scalar_building!(BelongsTo);
+scalar_building!(HasOne);

@@ -1,0 +1,269 @@
+//! Values as they cross the boundary between Rust fields and SQL, and the trait through which a
+//! Rust type maps to a column.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// The SQL type of a column, chosen from the Rust type of its field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    /// A 64-bit (or smaller) integer.
+    Integer,
+    /// A double-precision float.
+    Real,
+    /// UTF-8 text.
+    Text,
+    /// Raw bytes.
+    Blob,
+    /// A boolean (an integer 0/1 on SQLite).
+    Boolean,
+}
+
+/// One SQL value. Parameters are always bound as `Value`s, never spliced into SQL text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Real(f64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Value {
+    /// Whether this is SQL `NULL`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Integer(_) => "an integer",
+            Value::Real(_) => "a float",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "bytes",
+            Value::Bool(_) => "a boolean",
+        }
+    }
+}
+
+// Keys (primary and foreign) are compared and hashed in the identity map. Floats hash by their
+// bits so that `Value` can be a map key; a float primary key is unusual but must not panic.
+impl Eq for Value {}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Value::Null => {}
+            Value::Integer(i) => i.hash(state),
+            Value::Real(f) => f.to_bits().hash(state),
+            Value::Text(s) => s.hash(state),
+            Value::Blob(b) => b.hash(state),
+            Value::Bool(b) => b.hash(state),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Integer(i) => write!(f, "{i}"),
+            Value::Real(r) => write!(f, "{r}"),
+            Value::Text(s) => write!(f, "{s:?}"),
+            Value::Blob(b) => write!(f, "<{} bytes>", b.len()),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// A value read from the database did not fit the Rust type of its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}, found {found}")]
+pub struct ValueError {
+    /// What the Rust type accepts.
+    pub expected: &'static str,
+    /// What the database returned.
+    pub found: String,
+}
+
+impl ValueError {
+    /// A mismatch between the expected Rust type and the value found.
+    pub fn mismatch(expected: &'static str, found: &Value) -> Self {
+        ValueError { expected, found: found.kind_name().to_owned() }
+    }
+}
+
+/// A Rust type that can be stored in one column.
+///
+/// Implemented for the integers, `f32`/`f64`, `bool`, `String`, `Vec<u8>` and `Option<T>` of
+/// these. Implement it for your own types (a newtype id, an enum stored as text) to use them as
+/// model fields; see the "Models and columns" chapter of the guide.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in a column",
+    label = "unsupported column type",
+    note = "supported: integers, f32, f64, bool, String, Vec<u8>, Option<T> of these, \
+            or any type that implements `orm_core::SqlValue`",
+    note = "a relationship field must be HasMany<T>, HasOne<T>, BelongsTo<T> or ManyToMany<T>"
+)]
+pub trait SqlValue: Sized {
+    /// The column's SQL type.
+    const SQL_TYPE: SqlType;
+    /// Whether the column accepts NULL; true exactly for `Option<T>`.
+    const NULLABLE: bool = false;
+    /// Converts to a SQL value.
+    fn to_value(&self) -> Value;
+    /// Converts from a SQL value read from the database.
+    fn from_value(value: Value) -> Result<Self, ValueError>;
+}
+
+macro_rules! integer_sql_value {
+    ($($t:ty),*) => {$(
+        impl SqlValue for $t {
+            const SQL_TYPE: SqlType = SqlType::Integer;
+            fn to_value(&self) -> Value {
+                Value::Integer(i64::from(*self))
+            }
+            fn from_value(value: Value) -> Result<Self, ValueError> {
+                match value {
+                    Value::Integer(i) => <$t>::try_from(i)
+                        .map_err(|_| ValueError { expected: stringify!($t), found: format!("out-of-range integer {i}") }),
+                    Value::Bool(b) => Ok(<$t>::from(b)),
+                    other => Err(ValueError::mismatch(stringify!($t), &other)),
+                }
+            }
+        }
+    )*};
+}
+integer_sql_value!(i8, i16, i32, i64, u8, u16, u32);
+
+impl SqlValue for f64 {
+    const SQL_TYPE: SqlType = SqlType::Real;
+    fn to_value(&self) -> Value {
+        Value::Real(*self)
+    }
+    fn from_value(value: Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Real(r) => Ok(r),
+            // SQLite stores whole-number REALs compactly and may hand them back as integers.
+            Value::Integer(i) => Ok(i as f64),
+            other => Err(ValueError::mismatch("f64", &other)),
+        }
+    }
+}
+
+impl SqlValue for f32 {
+    const SQL_TYPE: SqlType = SqlType::Real;
+    fn to_value(&self) -> Value {
+        Value::Real(f64::from(*self))
+    }
+    fn from_value(value: Value) -> Result<Self, ValueError> {
+        // Narrowing is the documented cost of declaring an f32 field.
+        f64::from_value(value).map(|r| r as f32)
+    }
+}
+
+impl SqlValue for bool {
+    const SQL_TYPE: SqlType = SqlType::Boolean;
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+    fn from_value(value: Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Bool(b) => Ok(b),
+            Value::Integer(0) => Ok(false),
+            Value::Integer(1) => Ok(true),
+            other => Err(ValueError::mismatch("bool", &other)),
+        }
+    }
+}
+
+impl SqlValue for String {
+    const SQL_TYPE: SqlType = SqlType::Text;
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+    fn from_value(value: Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Text(s) => Ok(s),
+            other => Err(ValueError::mismatch("String", &other)),
+        }
+    }
+}
+
+impl SqlValue for Vec<u8> {
+    const SQL_TYPE: SqlType = SqlType::Blob;
+    fn to_value(&self) -> Value {
+        Value::Blob(self.clone())
+    }
+    fn from_value(value: Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Blob(b) => Ok(b),
+            other => Err(ValueError::mismatch("Vec<u8>", &other)),
+        }
+    }
+}
+
+impl<T: SqlValue> SqlValue for Option<T> {
+    const SQL_TYPE: SqlType = T::SQL_TYPE;
+    const NULLABLE: bool = true;
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null,
+        }
+    }
+    fn from_value(value: Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_is_nullable_and_round_trips() {
+        const { assert!(<Option<i64> as SqlValue>::NULLABLE) };
+        const { assert!(!<i64 as SqlValue>::NULLABLE) };
+        assert_eq!(Option::<i64>::from_value(Value::Null), Ok(None));
+        assert_eq!(Some(3i64).to_value(), Value::Integer(3));
+    }
+
+    #[test]
+    fn mismatches_are_errors_not_panics() {
+        let err = i32::from_value(Value::Integer(i64::MAX)).unwrap_err();
+        assert!(err.found.contains("out-of-range"));
+        assert!(String::from_value(Value::Integer(1)).is_err());
+        assert_eq!(bool::from_value(Value::Integer(1)), Ok(true));
+    }
+}

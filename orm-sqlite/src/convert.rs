@@ -1,0 +1,69 @@
+//! Binding [`Value`]s as parameters and decoding result columns into [`Value`]s.
+
+use orm_core::backend::{DbFailure, FailureKind, Row};
+use orm_core::Value;
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow, SqliteValueRef};
+use sqlx::{AssertSqlSafe, Decode, Row as _, TypeInfo as _, ValueRef as _};
+
+/// A query with its parameters bound.
+pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
+
+/// Prepares `sql` with `params` bound in order. The SQL was rendered by orm-core, which binds
+/// every value as a parameter and never splices one into the text.
+pub(crate) fn bind_all<'q>(sql: &str, params: &[Value]) -> BoundQuery<'q> {
+    params.iter().fold(sqlx::query(AssertSqlSafe(sql)), bind)
+}
+
+/// Binds one value; a boolean is stored as the integer 0 or 1.
+fn bind<'q>(query: BoundQuery<'q>, value: &Value) -> BoundQuery<'q> {
+    match value {
+        Value::Null => query.bind(None::<i64>),
+        Value::Integer(i) => query.bind(*i),
+        Value::Real(r) => query.bind(*r),
+        Value::Text(s) => query.bind(s.clone()),
+        Value::Blob(b) => query.bind(b.clone()),
+        Value::Bool(b) => query.bind(i64::from(*b)),
+    }
+}
+
+/// Decodes every column of `row`.
+pub(crate) fn decode_row(row: &SqliteRow) -> Result<Row, DbFailure> {
+    (0..row.columns().len())
+        .map(|index| decode_column(row, index))
+        .collect()
+}
+
+/// Decodes one column by the storage class of its value (not its declared type): SQLite
+/// columns are dynamically typed, so this is what the database really holds.
+fn decode_column(row: &SqliteRow, index: usize) -> Result<Value, DbFailure> {
+    let raw = row.try_get_raw(index).map_err(crate::error::to_failure)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let class = raw.type_info().name().to_owned();
+    match class.as_str() {
+        "INTEGER" => decode::<i64>(raw, index).map(Value::Integer),
+        "REAL" => decode::<f64>(raw, index).map(Value::Real),
+        "TEXT" => decode::<String>(raw, index).map(Value::Text),
+        "BLOB" => decode::<Vec<u8>>(raw, index).map(Value::Blob),
+        other => Err(decode_failure(
+            index,
+            &format!("unexpected storage class {other}"),
+        )),
+    }
+}
+
+fn decode<'r, T: Decode<'r, Sqlite>>(
+    raw: SqliteValueRef<'r>,
+    index: usize,
+) -> Result<T, DbFailure> {
+    T::decode(raw).map_err(|err| decode_failure(index, &err.to_string()))
+}
+
+fn decode_failure(index: usize, why: &str) -> DbFailure {
+    DbFailure {
+        kind: FailureKind::Other,
+        message: format!("cannot decode result column {index}: {why}"),
+    }
+}

@@ -41,11 +41,9 @@ impl fmt::Debug for SqliteBackend {
 impl SqliteBackend {
     /// Opens a pool for `url` (see the crate docs for the accepted URLs and the pragmas set).
     pub async fn open(url: &str, options: &SqliteOptions) -> orm_core::Result<SqliteBackend> {
-        let Target {
-            options: connect,
-            in_memory,
-        } = url::parse(url)?;
-        let connect = with_pragmas(connect, options, in_memory);
+        let target = url::parse(url)?;
+        let in_memory = target.in_memory;
+        let connect = with_pragmas(target, options);
         let keeper = match in_memory {
             true => Some(connect.connect().await.map_err(|e| connect_error(url, e))?),
             false => None,
@@ -75,23 +73,24 @@ impl SqliteBackend {
     }
 }
 
-/// Adds the pragmas every connection runs when it opens: foreign keys always; WAL, NORMAL
-/// synchronous and the busy timeout for files.
-fn with_pragmas(
-    connect: SqliteConnectOptions,
-    options: &SqliteOptions,
-    in_memory: bool,
-) -> SqliteConnectOptions {
-    let connect = connect
+/// Adds the pragmas every connection runs when it opens: foreign keys and the busy timeout
+/// always; for files, NORMAL synchronous and (unless read-only) WAL, creating a missing file
+/// unless the URL chose a `mode`.
+fn with_pragmas(target: Target, options: &SqliteOptions) -> SqliteConnectOptions {
+    let connect = target
+        .options
         .foreign_keys(true)
         .busy_timeout(options.capped_busy_timeout());
-    if in_memory {
+    if target.in_memory {
         return connect;
     }
-    connect
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+    let connect = connect
+        .create_if_missing(target.create)
+        .synchronous(SqliteSynchronous::Normal);
+    match target.read_only {
+        true => connect,
+        false => connect.journal_mode(SqliteJournalMode::Wal),
+    }
 }
 
 /// Pool sizing: an in-memory database has one connection that is never retired.

@@ -14,6 +14,10 @@ pub(crate) struct Target {
     pub(crate) options: SqliteConnectOptions,
     /// Whether the database lives in memory (one connection, see the crate docs).
     pub(crate) in_memory: bool,
+    /// Whether the URL has `mode=ro` (no file creation, no journal-mode change).
+    pub(crate) read_only: bool,
+    /// Whether a missing file is created: yes unless the URL chose `mode=rw` or `mode=ro`.
+    pub(crate) create: bool,
 }
 
 /// Parses `url`; every rejection is an [`Error::InvalidUrl`] that says what to write instead.
@@ -29,13 +33,19 @@ pub(crate) fn parse(url: &str) -> Result<Target, Error> {
             "the URL names no database file; {EXAMPLES}"
         )));
     }
-    let in_memory = database == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+    let mode = params.split('&').find_map(|p| p.strip_prefix("mode="));
+    let in_memory = database == ":memory:" || mode == Some("memory");
     let options =
         SqliteConnectOptions::from_str(url).map_err(|err| invalid(format!("{err}; {EXAMPLES}")))?;
     if !in_memory {
         check_parent_dir(options.get_filename()).map_err(invalid)?;
     }
-    Ok(Target { options, in_memory })
+    Ok(Target {
+        options,
+        in_memory,
+        read_only: mode == Some("ro"),
+        create: mode.is_none(),
+    })
 }
 
 /// The part after `sqlite://` or `sqlite:`, or why the URL is not a SQLite URL.
@@ -100,6 +110,17 @@ mod tests {
         assert!(!parse("sqlite:relative.db")
             .map(|t| t.in_memory)
             .unwrap_or(true));
+    }
+
+    #[test]
+    fn file_modes_are_respected() {
+        let target = parse("sqlite:relative.db").expect("valid");
+        assert_eq!(target.options.get_filename(), Path::new("relative.db"));
+        assert!(target.create && !target.read_only);
+        let target = parse("sqlite://a.db?mode=ro").expect("valid");
+        assert!(!target.create && target.read_only);
+        let target = parse("sqlite://a.db?mode=rw").expect("valid");
+        assert!(!target.create && !target.read_only);
     }
 
     #[test]

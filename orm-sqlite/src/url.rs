@@ -60,6 +60,9 @@ fn strip_scheme(url: &str) -> Result<&str, String> {
         return Ok(rest);
     }
     match url.split_once(':') {
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("sqlite") => Err(format!(
+            "write the scheme `{scheme}:` in lower case, `sqlite:`; {EXAMPLES}"
+        )),
         Some((scheme, _)) if is_scheme(scheme) => Err(format!(
             "the scheme `{scheme}` is not supported by the SQLite backend, which only opens \
              `sqlite:` URLs; {EXAMPLES}"
@@ -129,6 +132,7 @@ mod tests {
         assert!(reason("postgres://localhost/db").contains("`postgres`"));
         assert!(reason("just some garbage").contains("does not start with `sqlite:`"));
         assert!(reason("sqlite://").contains("names no database"));
+        assert!(reason("SQLite://x.db").contains("lower case"));
         assert!(reason("sqlite://db.sqlite?bogus=1").contains("bogus"));
         assert!(reason("sqlite:///no/such/dir/x.db").contains("does not exist"));
     }

@@ -1,14 +1,263 @@
-//! placeholder
-use crate::backend::Backend;
-use std::sync::Arc;
-/// A database.
-#[derive(Debug, Clone)]
+//! A database: a backend's connection pool, schema creation, and the one place where statements
+//! are logged, counted and their failures turned into [`Error`]s.
+
+use crate::backend::{Backend, DbFailure, Dialect, ExecOutcome, FailureKind, Row, Transaction};
+use crate::error::{Error, Result};
+use crate::meta::ModelMeta;
+use crate::schema;
+use crate::session::Session;
+use crate::sql::{self, Statement};
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A handle to one database (cheap to clone; clones share the pool).
+#[derive(Clone)]
 pub struct Database {
-    backend: Arc<dyn Backend>,
+    inner: Arc<Inner>,
 }
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    statements: AtomicU64,
+    /// Tables whose relationships were validated (once per model set, before any SQL).
+    validated: Mutex<HashSet<&'static str>>,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.inner.backend)
+            .field("statements", &self.statements_executed())
+            .finish()
+    }
+}
+
+/// What a statement does, for logs and error messages ("inserting into `users`").
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Nullify,
+    Schema,
+    Transaction,
+}
+
+/// A statement's action and the table it touches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context {
+    pub action: Action,
+    pub table: &'static str,
+}
+
+impl Context {
+    pub(crate) fn new(action: Action, table: &'static str) -> Self {
+        Context { action, table }
+    }
+
+    fn describe(&self) -> String {
+        let verb = match self.action {
+            Action::Select => "reading from",
+            Action::Insert => "inserting into",
+            Action::Update => "updating",
+            Action::Delete => "deleting from",
+            Action::Nullify => "setting foreign keys to NULL in",
+            Action::Schema => "creating or dropping",
+            Action::Transaction => "ending the transaction on",
+        };
+        format!("{verb} `{}`", self.table)
+    }
+
+    pub(crate) fn error(&self, failure: DbFailure) -> Error {
+        match failure.kind {
+            FailureKind::Constraint(kind) => Error::Constraint {
+                kind,
+                table: self.table.to_owned(),
+                action: self.describe(),
+                message: failure.message,
+            },
+            FailureKind::MissingTable(table) => Error::MissingTable { table },
+            FailureKind::PoolClosed => Error::PoolClosed,
+            FailureKind::PoolTimeout => Error::PoolTimeout,
+            FailureKind::Other => Error::Database {
+                action: self.describe(),
+                message: failure.message,
+            },
+        }
+    }
+}
+
+fn log(statement: &Statement) {
+    tracing::debug!(target: "orm::sql", params = statement.params.len(), "{}", statement.sql);
+}
+
 impl Database {
-    /// Wraps a backend.
+    /// Wraps a backend's pool; backends' `connect` functions call this.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Database { backend }
+        Database {
+            inner: Arc::new(Inner {
+                backend,
+                statements: AtomicU64::new(0),
+                validated: Mutex::default(),
+            }),
+        }
+    }
+
+    /// A new session on this database.
+    pub fn session(&self) -> Session {
+        Session::new(self.clone())
+    }
+
+    /// The SQL dialect of the backend.
+    pub fn dialect(&self) -> &'static Dialect {
+        self.inner.backend.dialect()
+    }
+
+    /// How many statements this database has executed so far, across all sessions (reads,
+    /// writes and transaction control). Tests use it to assert statement counts.
+    pub fn statements_executed(&self) -> u64 {
+        self.inner.statements.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.inner.backend
+    }
+
+    /// Validates the relationships of `model` once, before the first statement that uses it.
+    pub(crate) fn ensure_valid(&self, model: &'static ModelMeta) -> Result<()> {
+        let mut validated = self
+            .inner
+            .validated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if validated.contains(model.table) {
+            return Ok(());
+        }
+        schema::validate(model)?;
+        validated.insert(model.table);
+        Ok(())
+    }
+
+    /// Creates the tables of `models` (and of every model they reach through relationships), in
+    /// foreign-key dependency order, with an index on each foreign-key column.
+    pub async fn create_all(&self, models: &[&'static ModelMeta]) -> Result<()> {
+        let models = self.model_set(models)?;
+        for model in schema::dependency_order(&models) {
+            self.execute(
+                &sql::create_table(self.dialect(), model),
+                Context::new(Action::Schema, model.table),
+            )
+            .await?;
+            for index in sql::create_indexes(self.dialect(), model) {
+                self.execute(&index, Context::new(Action::Schema, model.table))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the tables of `models` (and of every model they reach), referencing tables first.
+    pub async fn drop_all(&self, models: &[&'static ModelMeta]) -> Result<()> {
+        let models = self.model_set(models)?;
+        for model in schema::dependency_order(&models).into_iter().rev() {
+            self.execute(
+                &sql::drop_table(self.dialect(), model),
+                Context::new(Action::Schema, model.table),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn model_set(&self, models: &[&'static ModelMeta]) -> Result<Vec<&'static ModelMeta>> {
+        let all = schema::reachable(models);
+        for model in &all {
+            self.ensure_valid(model)?;
+        }
+        Ok(all)
+    }
+
+    /// Closes the pool: sessions fail with [`Error::PoolClosed`] afterwards.
+    pub async fn close(&self) {
+        self.inner.backend.close().await;
+    }
+
+    /// Logs and counts transaction control that does not go through a statement.
+    pub(crate) fn count_statement(&self, sql: &str) {
+        self.count(&Statement {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        });
+    }
+
+    fn count(&self, statement: &Statement) {
+        log(statement);
+        self.inner.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs a write outside any transaction.
+    pub(crate) async fn execute(&self, statement: &Statement, ctx: Context) -> Result<ExecOutcome> {
+        self.count(statement);
+        self.backend()
+            .execute(&statement.sql, &statement.params)
+            .await
+            .map_err(|f| ctx.error(f))
+    }
+
+    /// Runs a query on `tx` if given, else on the pool.
+    pub(crate) async fn fetch(
+        &self,
+        tx: Option<&mut Box<dyn Transaction>>,
+        statement: &Statement,
+        ctx: Context,
+    ) -> Result<Vec<Row>> {
+        self.count(statement);
+        let result = match tx {
+            Some(tx) => tx.fetch(&statement.sql, &statement.params).await,
+            None => {
+                self.backend()
+                    .fetch(&statement.sql, &statement.params)
+                    .await
+            }
+        };
+        result.map_err(|f| ctx.error(f))
+    }
+
+    /// Runs a write inside `tx`.
+    pub(crate) async fn execute_in(
+        &self,
+        tx: &mut Box<dyn Transaction>,
+        statement: &Statement,
+        ctx: Context,
+    ) -> Result<ExecOutcome> {
+        self.count(statement);
+        tx.execute(&statement.sql, &statement.params)
+            .await
+            .map_err(|f| ctx.error(f))
+    }
+
+    /// Runs transaction control text (`SAVEPOINT ...`) inside `tx`.
+    pub(crate) async fn control(&self, tx: &mut Box<dyn Transaction>, sql: &str) -> Result<()> {
+        let statement = Statement {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        };
+        self.execute_in(tx, &statement, Context::new(Action::Transaction, "session"))
+            .await
+            .map(|_| ())
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        self.count(&Statement {
+            sql: "BEGIN".into(),
+            params: Vec::new(),
+        });
+        self.backend()
+            .begin()
+            .await
+            .map_err(|f| Context::new(Action::Transaction, "session").error(f))
     }
 }

@@ -26,27 +26,33 @@ pub mod value;
 
 mod checks;
 mod database;
+mod plan;
+mod schema;
 mod session;
+pub mod sql;
 
 pub use column::{Column, Condition, Rel};
 pub use database::Database;
 pub use error::{ConstraintKind, Error, Result};
 pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
 pub use orm_derive::Model;
-pub use session::Session;
+pub use plan::preview::{PlannedStatement, Preview, TableEffect};
+pub use session::{IntoKey, ObjectState, Query, RelationValue, Session};
 pub use value::{SqlType, SqlValue, Value, ValueError};
 
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        BelongsTo, Database, Error, Handle, HasMany, HasOne, ManyToMany, Model, Result, Session,
-        SqlValue,
+        BelongsTo, Database, Error, Handle, HasMany, HasOne, ManyToMany, Model, ObjectState,
+        Result, Session, SqlValue,
     };
 }
 
 /// Used by the code `#[derive(Model)]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    #[allow(unused_imports)]
+    pub use crate::checks::*;
     pub use crate::column::{Column, Rel};
     pub use crate::meta::{
         Cascade, ColumnMeta, ForeignKeyMeta, ModelMeta, OnDelete, PassiveDeletes, RelKind,
@@ -54,8 +60,6 @@ pub mod __private {
     };
     pub use crate::model::{Model, RelSlot, Relationship};
     pub use crate::value::{SqlType, SqlValue, Value, ValueError};
-    #[allow(unused_imports)]
-    pub use crate::checks::*;
 
     /// The metadata of `M`, as a function pointer that relationships can hold without creating
     /// a cycle between two models' constants.

@@ -169,8 +169,11 @@ impl Cascade {
 
 impl fmt::Debug for Cascade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> =
-            Cascade::NAMES.iter().filter(|(c, _)| self.contains(*c)).map(|(_, n)| *n).collect();
+        let names: Vec<&str> = Cascade::NAMES
+            .iter()
+            .filter(|(c, _)| self.contains(*c))
+            .map(|(_, n)| *n)
+            .collect();
         write!(f, "Cascade({})", names.join(", "))
     }
 }

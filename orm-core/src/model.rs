@@ -45,7 +45,11 @@ pub struct Handle<T> {
 
 impl<T> Handle<T> {
     pub(crate) fn new(session: u64, id: ObjId) -> Self {
-        Handle { session, id, _model: PhantomData }
+        Handle {
+            session,
+            id,
+            _model: PhantomData,
+        }
     }
 }
 
@@ -123,13 +127,27 @@ impl fmt::Debug for Member {
     }
 }
 
+/// Builds a boxed object of a known model from one row.
+pub(crate) type Build = fn(Vec<Value>) -> crate::Result<Box<dyn AnyModel>>;
+
+pub(crate) fn build<T: Model>(values: Vec<Value>) -> crate::Result<Box<dyn AnyModel>> {
+    T::from_values(values)
+        .map(|o| Box::new(o) as Box<dyn AnyModel>)
+        .map_err(|source| crate::Error::Decode {
+            model: T::META.name,
+            column: T::META.table,
+            source,
+        })
+}
+
 /// The untyped state behind every relationship field: what it holds now and, once loaded, what
 /// it held when loaded (or at the last flush), so that a flush can tell additions from removals.
-#[derive(Default)]
 pub struct RelSlot {
     pub(crate) loaded: bool,
     pub(crate) members: Vec<Member>,
     pub(crate) original: Vec<ObjId>,
+    /// Builds the target model from a row, so that relationships load without knowing its type.
+    pub(crate) build: Build,
 }
 
 impl fmt::Debug for RelSlot {
@@ -179,9 +197,10 @@ macro_rules! relationship_type {
             _target: PhantomData<fn() -> T>,
         }
 
-        impl<T> Default for $name<T> {
+        impl<T: Model> Default for $name<T> {
             fn default() -> Self {
-                $name { slot: RelSlot::default(), _target: PhantomData }
+                let slot = RelSlot { loaded: false, members: Vec::new(), original: Vec::new(), build: build::<T> };
+                $name { slot, _target: PhantomData }
             }
         }
 
@@ -253,7 +272,10 @@ macro_rules! collection_building {
 
             /// The handles of the members held by a session, in order (new objects excluded).
             pub fn handles(&self, session: &crate::Session) -> Vec<Handle<T>> {
-                self.slot.held().map(|id| Handle::new(session.id(), id)).collect()
+                self.slot
+                    .held()
+                    .map(|id| Handle::new(session.id(), id))
+                    .collect()
             }
         }
 
@@ -289,7 +311,10 @@ macro_rules! scalar_building {
 
             /// The handle of the referenced object, if it is held by the session and loaded.
             pub fn handle(&self, session: &crate::Session) -> Option<Handle<T>> {
-                self.slot.held().next().map(|id| Handle::new(session.id(), id))
+                self.slot
+                    .held()
+                    .next()
+                    .map(|id| Handle::new(session.id(), id))
             }
         }
     };

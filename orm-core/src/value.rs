@@ -98,7 +98,10 @@ pub struct ValueError {
 impl ValueError {
     /// A mismatch between the expected Rust type and the value found.
     pub fn mismatch(expected: &'static str, found: &Value) -> Self {
-        ValueError { expected, found: found.kind_name().to_owned() }
+        ValueError {
+            expected,
+            found: found.kind_name().to_owned(),
+        }
     }
 }
 

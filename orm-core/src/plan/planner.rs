@@ -1,0 +1,891 @@
+//! The cascade planner: a pure function from the session's objects and the static metadata to an
+//! ordered [`Plan`]. It decides every cascade at flush time from the current state (D7), handles
+//! loaded objects in memory and the rows that are not loaded with set-based statements (D9).
+
+use super::rowset::RowSet;
+use super::{KeySrc, Plan, Refusal, Step};
+use crate::error::Result;
+use crate::meta::{Cascade, ModelMeta, OnDelete, PassiveDeletes, RelKind, RelationshipMeta};
+use crate::model::ObjId;
+use crate::schema::{self, Link, Resolved};
+use crate::session::state::{Arena, ObjectState};
+use crate::value::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Plans a flush of `arena`. `unloaded_roots` are rows to delete that are not in the session
+/// (from a bulk delete).
+pub(crate) fn plan_flush(arena: &Arena, unloaded_roots: Vec<RowSet>) -> Result<Plan> {
+    let mut planner = Planner::new(arena);
+    planner.sync_relationships()?;
+    planner.resolve_removals();
+    planner.find_pending_orphans()?;
+    planner.close_deletes()?;
+    planner.plan_early_updates();
+    planner.plan_deletes(unloaded_roots)?;
+    planner.plan_inserts();
+    planner.plan_late_updates();
+    planner.plan_assoc_inserts();
+    Ok(planner.plan)
+}
+
+/// Who references a parent: a stored key value, or a pending object whose key is not known yet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ParentRef {
+    Key(Value),
+    Pending(ObjId),
+}
+
+struct Removal {
+    owner: ObjId,
+    rel: &'static RelationshipMeta,
+    resolved: Resolved,
+    member: ObjId,
+}
+
+struct Planner<'a> {
+    arena: &'a Arena,
+    plan: Plan,
+    resolved: HashMap<(&'static str, usize), Resolved>,
+    /// (relationship identity, member) -> owners holding it after the changes in memory.
+    holders: HashMap<(&'static str, &'static str, ObjId), Vec<ObjId>>,
+    removals: Vec<Removal>,
+    /// Explicit delete roots (marked, orphans, M2O / M2M delete cascades).
+    roots: Vec<ObjId>,
+    deleted: HashSet<ObjId>,
+    /// Deleted objects whose rows a parent's set-based statement already covers.
+    covered: HashSet<ObjId>,
+    assoc_adds: Vec<(&'static ModelMeta, [usize; 2], [KeySrc; 2], [ObjId; 2])>,
+    assoc_removes: Vec<(&'static ModelMeta, [usize; 2], [Value; 2])>,
+    ref_index: HashMap<(&'static str, usize), HashMap<ParentRef, Vec<ObjId>>>,
+    late_updates: Vec<ObjId>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(arena: &'a Arena) -> Self {
+        Planner {
+            arena,
+            plan: Plan::default(),
+            resolved: HashMap::new(),
+            holders: HashMap::new(),
+            removals: Vec::new(),
+            roots: Vec::new(),
+            deleted: HashSet::new(),
+            covered: HashSet::new(),
+            assoc_adds: Vec::new(),
+            assoc_removes: Vec::new(),
+            ref_index: HashMap::new(),
+            late_updates: Vec::new(),
+        }
+    }
+
+    fn resolve(&mut self, model: &'static ModelMeta, index: usize) -> Result<Resolved> {
+        if let Some(r) = self.resolved.get(&(model.table, index)) {
+            return Ok(*r);
+        }
+        let r = schema::resolve(model, &model.relationships[index])?;
+        self.resolved.insert((model.table, index), r);
+        Ok(r)
+    }
+
+    fn is_pending(&self, id: ObjId) -> bool {
+        self.arena.entry(id).state == ObjectState::Pending
+    }
+
+    /// The value an object's column has (or will have once its key is generated).
+    fn source(&self, id: ObjId, column: usize) -> KeySrc {
+        let entry = self.arena.entry(id);
+        if entry.state == ObjectState::Pending && entry.meta().columns[column].generated {
+            KeySrc::KeyOf { object: id, column }
+        } else {
+            KeySrc::Value(entry.obj.column_value(column))
+        }
+    }
+
+    fn set_sync(&mut self, id: ObjId, column: usize, src: KeySrc) {
+        let list = self.plan.sync.entry(id).or_default();
+        list.retain(|(c, _)| *c != column);
+        list.push((column, src));
+    }
+
+    fn synced(&self, id: ObjId, column: usize) -> Option<&KeySrc> {
+        self.plan
+            .sync
+            .get(&id)?
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, s)| s)
+    }
+
+    /// The parent a column will reference after this flush's in-memory changes.
+    fn effective_ref(&self, id: ObjId, column: usize) -> Option<ParentRef> {
+        let src = self
+            .synced(id, column)
+            .cloned()
+            .unwrap_or_else(|| self.source(id, column));
+        match src {
+            KeySrc::Value(Value::Null) => None,
+            KeySrc::Value(v) => Some(ParentRef::Key(v)),
+            KeySrc::KeyOf { object, .. } => Some(ParentRef::Pending(object)),
+        }
+    }
+
+    fn parent_ref(&self, id: ObjId, column: usize) -> ParentRef {
+        match self.source(id, column) {
+            KeySrc::Value(v) => ParentRef::Key(v),
+            KeySrc::KeyOf { object, .. } => ParentRef::Pending(object),
+        }
+    }
+
+    // ---- relationships -> foreign keys, association rows, removals ----
+
+    fn sync_relationships(&mut self) -> Result<()> {
+        let ids: Vec<ObjId> = self
+            .arena
+            .iter()
+            .filter(|(_, e)| e.is_live())
+            .map(|(id, _)| id)
+            .collect();
+        for id in ids {
+            let meta = self.arena.entry(id).meta();
+            for index in 0..meta.relationships.len() {
+                let slot = self.arena.entry(id).obj.relation(index);
+                if !slot.loaded {
+                    continue;
+                }
+                let resolved = self.resolve(meta, index)?;
+                self.sync_one(id, &meta.relationships[index], resolved);
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_one(&mut self, owner: ObjId, rel: &'static RelationshipMeta, resolved: Resolved) {
+        let slot = self
+            .arena
+            .entry(owner)
+            .obj
+            .relation(owner_rel_index(self.arena, owner, rel));
+        let held: Vec<ObjId> = slot
+            .held()
+            .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
+            .collect();
+        let original: Vec<ObjId> = slot.original.clone();
+        let owner_pending = self.is_pending(owner);
+        let owner_table = self.arena.entry(owner).meta().table;
+        for &member in &held {
+            self.holders
+                .entry((owner_table, rel.field, member))
+                .or_default()
+                .push(owner);
+        }
+        let added: Vec<ObjId> = held
+            .iter()
+            .copied()
+            .filter(|m| owner_pending || !original.contains(m))
+            .collect();
+        let removed: Vec<ObjId> = original
+            .iter()
+            .copied()
+            .filter(|m| !held.contains(m))
+            .collect();
+        match resolved {
+            Resolved::Children(link) => {
+                for member in added {
+                    let src = self.source(owner, link.parent_column);
+                    self.set_sync(member, link.fk_column, src);
+                }
+            }
+            Resolved::Parent(link) => {
+                if owner_pending
+                    || !removed.is_empty()
+                    || held.iter().any(|m| !original.contains(m))
+                {
+                    let src = match held.first() {
+                        Some(&target) => self.source(target, link.parent_column),
+                        None => KeySrc::Value(Value::Null),
+                    };
+                    self.set_sync(owner, link.fk_column, src);
+                }
+            }
+            Resolved::Association {
+                owner: owner_link,
+                target: target_link,
+            } => {
+                for member in added {
+                    let row = [
+                        self.source(owner, owner_link.parent_column),
+                        self.source(member, target_link.parent_column),
+                    ];
+                    let columns = [owner_link.fk_column, target_link.fk_column];
+                    self.assoc_adds
+                        .push((owner_link.child, columns, row, [owner, member]));
+                }
+                for &member in &removed {
+                    if let (KeySrc::Value(a), KeySrc::Value(b)) = (
+                        self.source(owner, owner_link.parent_column),
+                        self.source(member, target_link.parent_column),
+                    ) {
+                        self.assoc_removes.push((
+                            owner_link.child,
+                            [owner_link.fk_column, target_link.fk_column],
+                            [a, b],
+                        ));
+                    }
+                }
+            }
+        }
+        for member in removed {
+            self.removals.push(Removal {
+                owner,
+                rel,
+                resolved,
+                member,
+            });
+        }
+    }
+
+    /// Whether `member` is held by another owner through the same relationship after the changes.
+    fn held_elsewhere(&self, removal: &Removal) -> bool {
+        let table = self.arena.entry(removal.owner).meta().table;
+        self.holders
+            .get(&(table, removal.rel.field, removal.member))
+            .is_some_and(|owners| owners.iter().any(|o| *o != removal.owner))
+    }
+
+    /// A child removed from a collection is deleted (delete-orphan), moved (attached elsewhere by
+    /// flush time, D7), or detached (its foreign key set to NULL).
+    fn resolve_removals(&mut self) {
+        let removals = std::mem::take(&mut self.removals);
+        for removal in &removals {
+            if self.arena.get(removal.member).is_none_or(|e| !e.is_live()) {
+                continue;
+            }
+            let orphan_delete = removal.rel.cascade.contains(Cascade::DELETE_ORPHAN);
+            match removal.resolved {
+                Resolved::Children(link) => {
+                    let owner_ref = self.parent_ref(removal.owner, link.parent_column);
+                    let moved = self
+                        .effective_ref(removal.member, link.fk_column)
+                        .is_some_and(|r| r != owner_ref)
+                        || self.held_elsewhere(removal);
+                    if moved {
+                        continue;
+                    }
+                    if orphan_delete {
+                        self.roots.push(removal.member);
+                    } else {
+                        self.set_sync(removal.member, link.fk_column, KeySrc::Value(Value::Null));
+                    }
+                }
+                Resolved::Parent(_) | Resolved::Association { .. } => {
+                    if orphan_delete && !self.held_elsewhere(removal) {
+                        self.roots.push(removal.member);
+                    }
+                }
+            }
+        }
+        self.removals = removals;
+    }
+
+    /// A pending object that no delete-orphan parent holds is never inserted (SEMANTICS §1).
+    fn find_pending_orphans(&mut self) -> Result<()> {
+        let pending: Vec<ObjId> = self
+            .arena
+            .iter()
+            .filter(|(_, e)| e.state == ObjectState::Pending)
+            .map(|(id, _)| id)
+            .collect();
+        for id in pending {
+            let meta = self.arena.entry(id).meta();
+            for (index, rel) in meta.relationships.iter().enumerate() {
+                if rel.kind != RelKind::BelongsTo {
+                    continue;
+                }
+                let Some(partner) = schema::partner_of(meta, rel) else {
+                    continue;
+                };
+                if !partner.cascade.contains(Cascade::DELETE_ORPHAN) {
+                    continue;
+                }
+                let Resolved::Parent(link) = self.resolve(meta, index)? else {
+                    continue;
+                };
+                let parent_table = link.parent.table;
+                let held = self
+                    .holders
+                    .get(&(parent_table, partner.field, id))
+                    .is_some_and(|o| !o.is_empty());
+                if !held && self.effective_ref(id, link.fk_column).is_none() {
+                    self.roots.push(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- deletes: in-memory closure ----
+
+    fn close_deletes(&mut self) -> Result<()> {
+        let marked = self
+            .arena
+            .iter()
+            .filter(|(_, e)| e.is_live() && e.marked_delete)
+            .map(|(id, _)| id);
+        let mut work: Vec<ObjId> = marked.collect();
+        work.extend(self.roots.iter().copied());
+        self.roots = work.clone();
+        let mut seen: BTreeSet<ObjId> = BTreeSet::new();
+        while let Some(id) = work.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            self.deleted.insert(id);
+            let meta = self.arena.entry(id).meta();
+            for index in 0..meta.relationships.len() {
+                let resolved = self.resolve(meta, index)?;
+                self.cascade_from(id, &meta.relationships[index], resolved, &mut work)?;
+            }
+        }
+        for id in seen {
+            if self.is_pending(id) {
+                self.plan.expunged.push(id);
+            } else {
+                self.plan.deleted.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn cascade_from(
+        &mut self,
+        id: ObjId,
+        rel: &'static RelationshipMeta,
+        resolved: Resolved,
+        work: &mut Vec<ObjId>,
+    ) -> Result<()> {
+        let delete = rel.cascade.contains(Cascade::DELETE);
+        match resolved {
+            Resolved::Children(link) => {
+                if rel.passive_deletes == PassiveDeletes::All {
+                    return Ok(());
+                }
+                let parent = self.parent_ref(id, link.parent_column);
+                for child in self.children_of(link, &parent) {
+                    if self.deleted.contains(&child) {
+                        continue;
+                    }
+                    self.child_fate(id, rel, link, child, delete, work)?;
+                }
+            }
+            Resolved::Parent(link) if delete => {
+                let slot = self
+                    .arena
+                    .entry(id)
+                    .obj
+                    .relation(owner_rel_index(self.arena, id, rel));
+                let target = slot.held().next().or_else(|| {
+                    let value = self.arena.entry(id).obj.column_value(link.fk_column);
+                    self.arena.lookup(link.parent, &[value])
+                });
+                work.extend(target);
+            }
+            Resolved::Association { .. } if delete => {
+                let slot = self
+                    .arena
+                    .entry(id)
+                    .obj
+                    .relation(owner_rel_index(self.arena, id, rel));
+                work.extend(slot.held());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn child_fate(
+        &mut self,
+        parent: ObjId,
+        rel: &'static RelationshipMeta,
+        link: Link,
+        child: ObjId,
+        delete: bool,
+        work: &mut Vec<ObjId>,
+    ) -> Result<()> {
+        let on_delete = link.on_delete();
+        if delete || on_delete == OnDelete::Cascade {
+            self.covered.insert(child);
+            work.push(child);
+        } else if on_delete == OnDelete::SetNull || self.is_pending(child) {
+            self.record_null(child, link);
+        } else if let Some(reason) = link.null_refusal() {
+            return Err(refusal(self.arena.entry(parent).meta(), rel, link, reason).error());
+        } else {
+            self.record_null(child, link);
+        }
+        Ok(())
+    }
+
+    fn record_null(&mut self, child: ObjId, link: Link) {
+        if self.is_pending(child) {
+            self.set_sync(child, link.fk_column, KeySrc::Value(Value::Null));
+        } else {
+            self.plan.nulled.push((child, link.fk_column));
+        }
+    }
+
+    /// Live objects whose foreign key (after in-memory changes) references `parent`.
+    fn children_of(&mut self, link: Link, parent: &ParentRef) -> Vec<ObjId> {
+        let key = (link.child.table, link.fk_column);
+        if !self.ref_index.contains_key(&key) {
+            let mut index: HashMap<ParentRef, Vec<ObjId>> = HashMap::new();
+            let members: Vec<ObjId> = self
+                .arena
+                .iter()
+                .filter(|(_, e)| e.is_live() && e.meta().same(link.child))
+                .map(|(id, _)| id)
+                .collect();
+            for id in members {
+                if let Some(r) = self.effective_ref(id, link.fk_column) {
+                    index.entry(r).or_default().push(id);
+                }
+            }
+            self.ref_index.insert(key, index);
+        }
+        self.ref_index[&key]
+            .get(parent)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    // ---- updates ----
+
+    /// The changed columns of a persistent object, and whether any new value is a key generated
+    /// by this flush (then the update must wait for the inserts).
+    fn changes(&self, id: ObjId) -> (Vec<usize>, bool) {
+        let entry = self.arena.entry(id);
+        let mut columns = Vec::new();
+        let mut late = false;
+        for (column, old) in entry.snapshot.iter().enumerate() {
+            match self.synced(id, column) {
+                Some(KeySrc::KeyOf { .. }) => {
+                    columns.push(column);
+                    late = true;
+                }
+                Some(KeySrc::Value(v)) if v != old => columns.push(column),
+                Some(KeySrc::Value(_)) => {}
+                None if entry.obj.column_value(column) != *old => columns.push(column),
+                None => {}
+            }
+        }
+        (columns, late)
+    }
+
+    fn plan_early_updates(&mut self) {
+        let ids: Vec<ObjId> = self
+            .arena
+            .iter()
+            .filter(|(id, e)| {
+                e.state == ObjectState::Persistent && !e.expired && !self.deleted.contains(id)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in ids {
+            let (columns, late) = self.changes(id);
+            if columns.is_empty() {
+                continue;
+            }
+            if late {
+                self.late_updates.push(id);
+            } else {
+                self.plan.steps.push(Step::Update {
+                    object: id,
+                    columns,
+                });
+            }
+        }
+    }
+
+    fn plan_late_updates(&mut self) {
+        for id in std::mem::take(&mut self.late_updates) {
+            let (columns, _) = self.changes(id);
+            self.plan.steps.push(Step::Update {
+                object: id,
+                columns,
+            });
+        }
+    }
+
+    // ---- deletes: set-based statements ----
+
+    fn plan_deletes(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
+        self.plan_assoc_removes();
+        let mut groups: Vec<RowSet> = self.root_groups();
+        groups.extend(unloaded_roots);
+        let order = schema::dependency_order(&groups.iter().map(RowSet::model).collect::<Vec<_>>());
+        for model in order.into_iter().rev() {
+            let sets: Vec<RowSet> = groups
+                .iter()
+                .filter(|s| s.model().same(model))
+                .cloned()
+                .collect();
+            for set in sets {
+                let mut path = Vec::new();
+                self.delete_set(set, &mut path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn plan_assoc_removes(&mut self) {
+        let mut seen = HashSet::new();
+        for (model, columns, values) in std::mem::take(&mut self.assoc_removes) {
+            let (a, b) = normalise(columns, values);
+            if !seen.insert((model.table, a.clone(), b.clone())) {
+                continue; // the same association row is never deleted twice (SEMANTICS §4)
+            }
+            let expr = crate::column::Expr::And(vec![
+                crate::column::Expr::Compare {
+                    column: a.0,
+                    op: crate::column::CmpOp::Eq,
+                    value: a.1,
+                },
+                crate::column::Expr::Compare {
+                    column: b.0,
+                    op: crate::column::CmpOp::Eq,
+                    value: b.1,
+                },
+            ]);
+            self.plan.steps.push(Step::Delete {
+                set: RowSet::Filter { model, expr },
+            });
+        }
+    }
+
+    /// Explicit roots not covered by a parent's cascade, grouped per model as key sets.
+    fn root_groups(&self) -> Vec<RowSet> {
+        let mut by_model: Vec<(&'static ModelMeta, Vec<Vec<Value>>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for &id in &self.roots {
+            if self.covered.contains(&id) || self.is_pending(id) || !seen.insert(id) {
+                continue;
+            }
+            let entry = self.arena.entry(id);
+            let Some(key) = entry.key() else { continue };
+            match by_model.iter_mut().find(|(m, _)| m.same(entry.meta())) {
+                Some((_, keys)) => keys.push(key),
+                None => by_model.push((entry.meta(), vec![key])),
+            }
+        }
+        by_model
+            .into_iter()
+            .map(|(model, keys)| key_set(model, keys))
+            .collect()
+    }
+
+    fn delete_set(&mut self, set: RowSet, path: &mut Vec<&'static str>) -> Result<()> {
+        let model = set.model();
+        if path.contains(&model.table) || set.is_empty() {
+            return Ok(());
+        }
+        path.push(model.table);
+        let set = self.widen_to_subtree(set)?;
+        for index in 0..model.relationships.len() {
+            let resolved = self.resolve(model, index)?;
+            self.dependents(&set, &model.relationships[index], resolved, path)?;
+        }
+        self.plan.steps.push(Step::Delete { set });
+        path.pop();
+        Ok(())
+    }
+
+    /// A self-referential one-to-many with `delete` deletes whole subtrees in one statement.
+    fn widen_to_subtree(&mut self, set: RowSet) -> Result<RowSet> {
+        let model = set.model();
+        for index in 0..model.relationships.len() {
+            let rel = &model.relationships[index];
+            if let Resolved::Children(link) = self.resolve(model, index)? {
+                if link.child.same(model)
+                    && rel.cascade.contains(Cascade::DELETE)
+                    && rel.passive_deletes == PassiveDeletes::Off
+                {
+                    return Ok(RowSet::Subtree {
+                        fk: link.fk_column,
+                        parent_column: link.parent_column,
+                        roots: Box::new(set),
+                    });
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    fn dependents(
+        &mut self,
+        set: &RowSet,
+        rel: &'static RelationshipMeta,
+        resolved: Resolved,
+        path: &mut Vec<&'static str>,
+    ) -> Result<()> {
+        match resolved {
+            Resolved::Children(link) => self.child_statements(set, rel, link, path),
+            Resolved::Association { owner, .. } => {
+                let rows = RowSet::Referencing {
+                    model: owner.child,
+                    fk: owner.fk_column,
+                    parent: Box::new(set.clone()),
+                    parent_column: owner.parent_column,
+                };
+                self.plan.steps.push(Step::Delete { set: rows });
+                Ok(())
+            }
+            Resolved::Parent(_) => Ok(()),
+        }
+    }
+
+    fn child_statements(
+        &mut self,
+        set: &RowSet,
+        rel: &'static RelationshipMeta,
+        link: Link,
+        path: &mut Vec<&'static str>,
+    ) -> Result<()> {
+        let delete = rel.cascade.contains(Cascade::DELETE);
+        let self_subtree = matches!(set, RowSet::Subtree { .. }) && link.child.same(set.model());
+        if rel.passive_deletes == PassiveDeletes::All || (self_subtree && delete) {
+            return Ok(());
+        }
+        let children = match rel.passive_deletes {
+            // Only the loaded children; the database's ON DELETE rule handles the rest.
+            PassiveDeletes::Unloaded => self.loaded_children_set(set, link),
+            _ => self.referencing(set, link),
+        };
+        if delete {
+            return self.delete_set(children, path);
+        }
+        match link.on_delete() {
+            // D2: never null a key the database will cascade or null itself.
+            OnDelete::Cascade | OnDelete::SetNull => {}
+            OnDelete::NoAction | OnDelete::Restrict => {
+                if let Some(reason) = link.null_refusal() {
+                    let owner = set.model();
+                    self.plan.steps.insert(
+                        0,
+                        Step::Guard {
+                            set: children,
+                            refusal: refusal(owner, rel, link, reason),
+                        },
+                    );
+                } else {
+                    self.plan.steps.push(Step::Nullify {
+                        set: children,
+                        column: link.fk_column,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Children referencing `set`, minus those moved to a parent inserted by this flush (their
+    /// update runs after the deletes).
+    fn referencing(&mut self, set: &RowSet, link: Link) -> RowSet {
+        let rows = RowSet::Referencing {
+            model: link.child,
+            fk: link.fk_column,
+            parent: Box::new(set.clone()),
+            parent_column: link.parent_column,
+        };
+        let survivors: Vec<Value> = self
+            .late_updates
+            .iter()
+            .filter(|id| self.arena.entry(**id).meta().same(link.child))
+            .filter_map(|id| self.arena.entry(*id).key())
+            .filter_map(|key| key.into_iter().next())
+            .collect();
+        match (survivors.is_empty(), link.child.primary_key) {
+            (false, [pk]) => RowSet::Except {
+                set: Box::new(rows),
+                column: *pk,
+                values: survivors,
+            },
+            _ => rows,
+        }
+    }
+
+    fn loaded_children_set(&self, set: &RowSet, link: Link) -> RowSet {
+        let parents: HashSet<Value> = match set {
+            RowSet::Keys { column, values, .. } if *column == link.parent_column => {
+                values.iter().cloned().collect()
+            }
+            _ => HashSet::new(),
+        };
+        let keys: Vec<Vec<Value>> = self
+            .arena
+            .iter()
+            .filter(|(_, e)| e.state == ObjectState::Persistent && e.meta().same(link.child))
+            .filter(|(_, e)| parents.contains(&e.obj.column_value(link.fk_column)))
+            .filter_map(|(_, e)| e.key())
+            .collect();
+        key_set(link.child, keys)
+    }
+
+    // ---- inserts ----
+
+    fn plan_inserts(&mut self) {
+        let pending: Vec<ObjId> = self
+            .arena
+            .iter()
+            .filter(|(id, e)| e.state == ObjectState::Pending && !self.deleted.contains(id))
+            .map(|(id, _)| id)
+            .collect();
+        let mut models: Vec<&'static ModelMeta> = Vec::new();
+        for id in &pending {
+            let meta = self.arena.entry(*id).meta();
+            if !models.iter().any(|m| m.same(meta)) {
+                models.push(meta);
+            }
+        }
+        for model in schema::dependency_order(&models) {
+            let objects: Vec<ObjId> = pending
+                .iter()
+                .copied()
+                .filter(|id| self.arena.entry(*id).meta().same(model))
+                .collect();
+            for level in self.self_reference_levels(model, objects) {
+                self.plan.steps.push(Step::Insert {
+                    model,
+                    objects: level,
+                });
+            }
+        }
+    }
+
+    /// Splits pending objects of a self-referential model so that parents are inserted first.
+    fn self_reference_levels(
+        &self,
+        model: &'static ModelMeta,
+        objects: Vec<ObjId>,
+    ) -> Vec<Vec<ObjId>> {
+        let self_fks: Vec<usize> = model
+            .foreign_keys
+            .iter()
+            .filter(|fk| fk.target_table == model.table)
+            .map(|fk| fk.column)
+            .collect();
+        if self_fks.is_empty() {
+            return vec![objects];
+        }
+        let mut levels = Vec::new();
+        let mut done: HashSet<ObjId> = HashSet::new();
+        let mut remaining = objects;
+        while !remaining.is_empty() {
+            let (ready, blocked): (Vec<ObjId>, Vec<ObjId>) = remaining.iter().partition(|id| {
+                self_fks.iter().all(|&c| match self.effective_ref(**id, c) {
+                    Some(ParentRef::Pending(p)) => done.contains(&p) || p == **id,
+                    _ => true,
+                })
+            });
+            // A cycle among pending rows cannot be ordered; insert the rest and let the database judge.
+            let ready = if ready.is_empty() {
+                blocked.clone()
+            } else {
+                ready
+            };
+            done.extend(ready.iter().copied());
+            remaining = blocked
+                .into_iter()
+                .filter(|id| !done.contains(id))
+                .collect();
+            levels.push(ready);
+        }
+        levels
+    }
+
+    fn plan_assoc_inserts(&mut self) {
+        let mut seen = HashSet::new();
+        let adds = std::mem::take(&mut self.assoc_adds);
+        for (model, columns, row, objects) in adds {
+            if objects.iter().any(|o| self.deleted.contains(o)) {
+                continue;
+            }
+            let (first, second) = if columns[0] <= columns[1] {
+                (objects[0], objects[1])
+            } else {
+                (objects[1], objects[0])
+            };
+            if !seen.insert((model.table, first, second)) {
+                continue;
+            }
+            match self.plan.steps.iter_mut().rev().find_map(|s| match s {
+                Step::AssocInsert {
+                    model: m,
+                    columns: c,
+                    rows,
+                } if m.same(model) && *c == columns => Some(rows),
+                _ => None,
+            }) {
+                Some(rows) => rows.push(row),
+                None => self.plan.steps.push(Step::AssocInsert {
+                    model,
+                    columns,
+                    rows: vec![row],
+                }),
+            }
+        }
+    }
+}
+
+fn owner_rel_index(arena: &Arena, owner: ObjId, rel: &RelationshipMeta) -> usize {
+    let meta = arena.entry(owner).meta();
+    meta.relationship_index(rel.field).unwrap_or_default()
+}
+
+fn refusal(
+    owner: &'static ModelMeta,
+    rel: &'static RelationshipMeta,
+    link: Link,
+    reason: &'static str,
+) -> Refusal {
+    Refusal {
+        parent: owner.name,
+        field: rel.field,
+        child: link.child.name,
+        column: link.fk_name(),
+        reason,
+    }
+}
+
+/// Orders the two (column, value) pairs of an association row so both sides agree on one row.
+fn normalise(columns: [usize; 2], values: [Value; 2]) -> ((usize, Value), (usize, Value)) {
+    let [va, vb] = values;
+    let (a, b) = ((columns[0], va), (columns[1], vb));
+    if a.0 <= b.0 {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// A set of rows given by their primary keys.
+fn key_set(model: &'static ModelMeta, keys: Vec<Vec<Value>>) -> RowSet {
+    match model.primary_key {
+        [pk] => RowSet::Keys {
+            model,
+            column: *pk,
+            values: keys
+                .into_iter()
+                .filter_map(|k| k.into_iter().next())
+                .collect(),
+        },
+        _ => {
+            let parts = keys
+                .iter()
+                .map(|k| crate::sql::key_filter(model, k))
+                .collect();
+            RowSet::Filter {
+                model,
+                expr: crate::column::Expr::Or(parts),
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Plan preview (D11): the statements a flush would run and, per table, how many rows it would
+//! insert, update, delete or set NULL, obtained without writing anything.
+
+use super::rowset::{self, RowSet};
+use super::{Plan, Step};
+use crate::backend::Dialect;
+use std::fmt;
+
+/// One statement of a previewed flush.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedStatement {
+    /// What it does: "delete", "set null", "insert", "update", "check".
+    pub action: &'static str,
+    /// The table it writes (or checks).
+    pub table: &'static str,
+    /// The SQL text (parameters are shown as placeholders).
+    pub sql: String,
+    /// How many rows it affects, counted now.
+    pub rows: u64,
+}
+
+/// Per-table totals of a previewed flush.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableEffect {
+    /// The table.
+    pub table: &'static str,
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows updated (other than foreign keys set NULL).
+    pub updated: u64,
+    /// Rows deleted.
+    pub deleted: u64,
+    /// Rows whose foreign key is set NULL.
+    pub nulled: u64,
+}
+
+/// What a flush (or a delete) would do, without doing it. Its `Display` is meant for people:
+/// "deleting User 5 deletes 2 rows of addresses, deletes 1 row of users".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Preview {
+    /// Descriptions of the objects explicitly deleted ("User 5").
+    pub roots: Vec<String>,
+    /// The statements, in execution order.
+    pub statements: Vec<PlannedStatement>,
+    /// Totals per table, in the order tables first appear.
+    pub tables: Vec<TableEffect>,
+}
+
+impl Preview {
+    /// The totals for `table` (zero when the flush does not touch it).
+    pub fn table(&self, table: &str) -> TableEffect {
+        self.tables
+            .iter()
+            .find(|t| t.table == table)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn effect(&mut self, table: &'static str) -> &mut TableEffect {
+        if let Some(i) = self.tables.iter().position(|t| t.table == table) {
+            return &mut self.tables[i];
+        }
+        self.tables.push(TableEffect {
+            table,
+            ..Default::default()
+        });
+        let last = self.tables.len() - 1;
+        &mut self.tables[last]
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        action: &'static str,
+        table: &'static str,
+        sql: String,
+        rows: u64,
+    ) {
+        let effect = self.effect(table);
+        match action {
+            "delete" => effect.deleted += rows,
+            "set null" => effect.nulled += rows,
+            "insert" => effect.inserted += rows,
+            "update" => effect.updated += rows,
+            _ => {}
+        }
+        self.statements.push(PlannedStatement {
+            action,
+            table,
+            sql,
+            rows,
+        });
+    }
+}
+
+/// The set a step counts rows of, and how it is described, if it is set-based.
+pub(crate) fn counted_set(step: &Step) -> Option<(&'static str, &RowSet)> {
+    match step {
+        Step::Delete { set } => Some(("delete", set)),
+        Step::Nullify { set, .. } => Some(("set null", set)),
+        Step::Guard { set, .. } => Some(("check", set)),
+        _ => None,
+    }
+}
+
+/// The SQL of a set-based step, and the COUNT query that sizes it.
+pub(crate) fn set_sql(
+    dialect: &'static Dialect,
+    step: &Step,
+) -> Option<(String, crate::sql::Statement)> {
+    let (_, set) = counted_set(step)?;
+    let text = match step {
+        Step::Delete { set } => rowset::delete(dialect, set).sql,
+        Step::Nullify { set, column } => rowset::nullify(dialect, set, *column).sql,
+        _ => rowset::count(dialect, set).sql,
+    };
+    Some((text, rowset::count(dialect, set)))
+}
+
+pub(crate) fn plan_is_noop(plan: &Plan) -> bool {
+    plan.steps.is_empty()
+}
+
+impl fmt::Display for Preview {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut effects = Vec::new();
+        for t in &self.tables {
+            for (n, verb) in [
+                (t.deleted, "deletes"),
+                (t.nulled, "sets NULL on"),
+                (t.inserted, "inserts"),
+                (t.updated, "updates"),
+            ] {
+                if n > 0 {
+                    effects.push(format!(
+                        "{verb} {n} row{} of {}",
+                        if n == 1 { "" } else { "s" },
+                        t.table
+                    ));
+                }
+            }
+        }
+        let subject = if self.roots.is_empty() {
+            "this flush".to_owned()
+        } else {
+            format!("deleting {}", self.roots.join(", "))
+        };
+        if effects.is_empty() {
+            writeln!(f, "{subject} changes nothing")?;
+        } else {
+            writeln!(f, "{subject} {}", effects.join(", "))?;
+        }
+        for (i, s) in self.statements.iter().enumerate() {
+            writeln!(
+                f,
+                "  {}. [{} {} row{}] {}",
+                i + 1,
+                s.action,
+                s.rows,
+                if s.rows == 1 { "" } else { "s" },
+                s.sql
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,349 @@
+//! Sets of rows described in SQL, so that a cascade over rows that are not loaded costs one
+//! statement per relationship level instead of one per row.
+
+use crate::backend::Dialect;
+use crate::column::Expr;
+use crate::meta::ModelMeta;
+use crate::sql::{self, SqlBuilder, Statement};
+use crate::value::Value;
+use std::fmt;
+
+/// A set of rows of one model, described without loading them.
+#[derive(Debug, Clone)]
+pub(crate) enum RowSet {
+    /// Rows whose `column` is one of `values`.
+    Keys {
+        model: &'static ModelMeta,
+        column: usize,
+        values: Vec<Value>,
+    },
+    /// Rows matching a query filter (bulk delete).
+    Filter {
+        model: &'static ModelMeta,
+        expr: Expr,
+    },
+    /// Rows whose foreign key `fk` references a row of `parent` through `parent_column`.
+    Referencing {
+        model: &'static ModelMeta,
+        fk: usize,
+        parent: Box<RowSet>,
+        parent_column: usize,
+    },
+    /// The rows of `roots` and every row below them through the self-referential key `fk`.
+    Subtree {
+        fk: usize,
+        parent_column: usize,
+        roots: Box<RowSet>,
+    },
+    /// `set` without the rows whose `column` is one of `values` (objects moved away in memory).
+    Except {
+        set: Box<RowSet>,
+        column: usize,
+        values: Vec<Value>,
+    },
+}
+
+impl RowSet {
+    pub(crate) fn model(&self) -> &'static ModelMeta {
+        match self {
+            RowSet::Keys { model, .. }
+            | RowSet::Filter { model, .. }
+            | RowSet::Referencing { model, .. } => model,
+            RowSet::Subtree { roots, .. } => roots.model(),
+            RowSet::Except { set, .. } => set.model(),
+        }
+    }
+
+    /// Renders the set as a predicate over its model's (unqualified) table.
+    pub(crate) fn predicate(&self, b: &mut SqlBuilder, depth: usize) {
+        match self {
+            RowSet::Keys {
+                model,
+                column,
+                values,
+            } => {
+                sql::expr(
+                    b,
+                    model,
+                    &Expr::In {
+                        column: *column,
+                        values: values.clone(),
+                    },
+                );
+            }
+            RowSet::Filter { model, expr } => sql::expr(b, model, expr),
+            RowSet::Referencing {
+                model,
+                fk,
+                parent,
+                parent_column,
+            } => {
+                b.ident(model.columns[*fk].name).push(" IN (");
+                parent.select_column(b, *parent_column, depth + 1);
+                b.push(")");
+            }
+            RowSet::Subtree {
+                fk,
+                parent_column,
+                roots,
+            } => subtree(b, roots, *fk, *parent_column, depth),
+            RowSet::Except {
+                set,
+                column,
+                values,
+            } => {
+                b.push("(");
+                set.predicate(b, depth);
+                b.push(") AND NOT (");
+                sql::expr(
+                    b,
+                    set.model(),
+                    &Expr::In {
+                        column: *column,
+                        values: values.clone(),
+                    },
+                );
+                b.push(")");
+            }
+        }
+    }
+
+    /// Renders `SELECT column FROM table WHERE <predicate>`, or just the key list when the set
+    /// is a list of exactly those values.
+    fn select_column(&self, b: &mut SqlBuilder, column: usize, depth: usize) {
+        if let RowSet::Keys {
+            column: c, values, ..
+        } = self
+        {
+            if *c == column && !values.is_empty() {
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        b.push(", ");
+                    }
+                    b.param(v.clone());
+                }
+                return;
+            }
+        }
+        let model = self.model();
+        b.push("SELECT ")
+            .ident(model.columns[column].name)
+            .push(" FROM ")
+            .ident(model.table)
+            .push(" WHERE ");
+        self.predicate(b, depth);
+    }
+
+    /// How many bound values the set carries.
+    pub(crate) fn param_count(&self) -> usize {
+        match self {
+            RowSet::Keys { values, .. } => values.len(),
+            RowSet::Filter { .. } => 0,
+            RowSet::Referencing { parent, .. } => parent.param_count(),
+            RowSet::Subtree { roots, .. } => roots.param_count(),
+            RowSet::Except { set, values, .. } => set.param_count() + values.len(),
+        }
+    }
+
+    /// Splits the set's key list into pieces whose statements stay under `max_params`.
+    pub(crate) fn chunks(&self, max_params: usize) -> Vec<RowSet> {
+        let fixed = self.param_count() - self.key_list_len();
+        let room = max_params.saturating_sub(fixed + 16).max(1);
+        if self.key_list_len() <= room {
+            return vec![self.clone()];
+        }
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < self.key_list_len() {
+            let end = (start + room).min(self.key_list_len());
+            out.push(self.with_key_range(start, end));
+            start = end;
+        }
+        out
+    }
+
+    fn key_list_len(&self) -> usize {
+        match self {
+            RowSet::Keys { values, .. } => values.len(),
+            RowSet::Filter { .. } => 0,
+            RowSet::Referencing { parent, .. } => parent.key_list_len(),
+            RowSet::Subtree { roots, .. } => roots.key_list_len(),
+            RowSet::Except { set, .. } => set.key_list_len(),
+        }
+    }
+
+    fn with_key_range(&self, start: usize, end: usize) -> RowSet {
+        match self {
+            RowSet::Keys {
+                model,
+                column,
+                values,
+            } => RowSet::Keys {
+                model,
+                column: *column,
+                values: values[start..end].to_vec(),
+            },
+            RowSet::Filter { .. } => self.clone(),
+            RowSet::Referencing {
+                model,
+                fk,
+                parent,
+                parent_column,
+            } => RowSet::Referencing {
+                model,
+                fk: *fk,
+                parent: Box::new(parent.with_key_range(start, end)),
+                parent_column: *parent_column,
+            },
+            RowSet::Subtree {
+                fk,
+                parent_column,
+                roots,
+            } => RowSet::Subtree {
+                fk: *fk,
+                parent_column: *parent_column,
+                roots: Box::new(roots.with_key_range(start, end)),
+            },
+            RowSet::Except {
+                set,
+                column,
+                values,
+            } => RowSet::Except {
+                set: Box::new(set.with_key_range(start, end)),
+                column: *column,
+                values: values.clone(),
+            },
+        }
+    }
+
+    /// Whether the set is certainly empty without asking the database.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.key_list_len() == 0 && self.has_key_list()
+    }
+
+    fn has_key_list(&self) -> bool {
+        match self {
+            RowSet::Keys { .. } => true,
+            RowSet::Filter { .. } => false,
+            RowSet::Referencing { parent, .. } => parent.has_key_list(),
+            RowSet::Subtree { roots, .. } => roots.has_key_list(),
+            RowSet::Except { set, .. } => set.has_key_list(),
+        }
+    }
+}
+
+/// `pk IN (WITH RECURSIVE sub(k) AS (roots UNION descendants) SELECT k FROM sub)`. One statement
+/// for a whole subtree: SQLite and PostgreSQL check immediate foreign keys at statement end.
+fn subtree(b: &mut SqlBuilder, roots: &RowSet, fk: usize, parent_column: usize, depth: usize) {
+    let model = roots.model();
+    let key = model.columns[parent_column].name;
+    let cte = format!("orm_subtree_{depth}");
+    let alias = format!("orm_node_{depth}");
+    b.ident(key)
+        .push(" IN (WITH RECURSIVE ")
+        .ident(&cte)
+        .push(" (k) AS (SELECT ")
+        .ident(key);
+    b.push(" FROM ").ident(model.table).push(" WHERE ");
+    roots.predicate(b, depth + 1);
+    b.push(" UNION SELECT ")
+        .ident(&alias)
+        .push(".")
+        .ident(key)
+        .push(" FROM ")
+        .ident(model.table);
+    b.push(" AS ")
+        .ident(&alias)
+        .push(" JOIN ")
+        .ident(&cte)
+        .push(" ON ")
+        .ident(&alias)
+        .push(".");
+    b.ident(model.columns[fk].name)
+        .push(" = ")
+        .ident(&cte)
+        .push(".k) SELECT k FROM ")
+        .ident(&cte)
+        .push(")");
+}
+
+/// `DELETE FROM t WHERE <set>`.
+pub(crate) fn delete(dialect: &'static Dialect, set: &RowSet) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("DELETE FROM ")
+        .ident(set.model().table)
+        .push(" WHERE ");
+    set.predicate(&mut b, 0);
+    b.finish()
+}
+
+/// `UPDATE t SET fk = NULL WHERE <set>`.
+pub(crate) fn nullify(dialect: &'static Dialect, set: &RowSet, column: usize) -> Statement {
+    let model = set.model();
+    let mut b = SqlBuilder::new(dialect);
+    b.push("UPDATE ")
+        .ident(model.table)
+        .push(" SET ")
+        .ident(model.columns[column].name)
+        .push(" = NULL WHERE ");
+    set.predicate(&mut b, 0);
+    b.finish()
+}
+
+/// `SELECT COUNT(*) FROM t WHERE <set>` (previews and guards).
+pub(crate) fn count(dialect: &'static Dialect, set: &RowSet) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("SELECT COUNT(*) FROM ")
+        .ident(set.model().table)
+        .push(" WHERE ");
+    set.predicate(&mut b, 0);
+    b.finish()
+}
+
+impl fmt::Display for RowSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowSet::Keys {
+                model,
+                column,
+                values,
+            } if values.len() <= 5 => {
+                let list: Vec<String> = values.iter().map(Value::to_string).collect();
+                write!(
+                    f,
+                    "{} with {} in [{}]",
+                    model.table,
+                    model.columns[*column].name,
+                    list.join(", ")
+                )
+            }
+            RowSet::Keys {
+                model,
+                column,
+                values,
+            } => {
+                write!(
+                    f,
+                    "{} with {} in [{} values]",
+                    model.table,
+                    model.columns[*column].name,
+                    values.len()
+                )
+            }
+            RowSet::Filter { model, .. } => write!(f, "{} matching the query", model.table),
+            RowSet::Referencing {
+                model, fk, parent, ..
+            } => {
+                write!(
+                    f,
+                    "{} whose {} references ({parent})",
+                    model.table, model.columns[*fk].name
+                )
+            }
+            RowSet::Subtree { roots, .. } => write!(f, "the subtrees under ({roots})"),
+            RowSet::Except { set, values, .. } => {
+                write!(f, "{set}, except {} moved away", values.len())
+            }
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Typed access to relationships through the session: read (loading lazily), append, remove,
+//! set, and merge. Attaching checks `single_parent` at the moment it happens (also against links
+//! loaded from the database, D8) and keeps the other side of a pair in step.
+
+use super::state::ObjectState;
+use super::Session;
+use crate::column::{CmpOp, Expr, Rel};
+use crate::database::{Action, Context};
+use crate::error::{Error, Result};
+use crate::meta::{Cascade, RelKind, RelationshipMeta};
+use crate::model::{
+    AnyModel, BelongsTo, Build, Handle, HasMany, HasOne, ManyToMany, Member, Model, ObjId,
+    Relationship,
+};
+use crate::schema::{self, Resolved};
+use crate::sql::{self, Window};
+use crate::value::Value;
+
+/// What reading a relationship returns: handles for collections, an optional handle otherwise.
+pub trait RelationValue: Relationship {
+    /// `Vec<Handle<T>>` or `Option<Handle<T>>`.
+    type Value;
+    #[doc(hidden)]
+    fn from_handles(handles: Vec<Handle<Self::Target>>) -> Self::Value;
+}
+
+impl<T: Model> RelationValue for HasMany<T> {
+    type Value = Vec<Handle<T>>;
+    fn from_handles(handles: Vec<Handle<T>>) -> Self::Value {
+        handles
+    }
+}
+impl<T: Model> RelationValue for ManyToMany<T> {
+    type Value = Vec<Handle<T>>;
+    fn from_handles(handles: Vec<Handle<T>>) -> Self::Value {
+        handles
+    }
+}
+impl<T: Model> RelationValue for BelongsTo<T> {
+    type Value = Option<Handle<T>>;
+    fn from_handles(handles: Vec<Handle<T>>) -> Self::Value {
+        handles.into_iter().next()
+    }
+}
+impl<T: Model> RelationValue for HasOne<T> {
+    type Value = Option<Handle<T>>;
+    fn from_handles(handles: Vec<Handle<T>>) -> Self::Value {
+        handles.into_iter().next()
+    }
+}
+
+/// Relationships that hold a collection (`append` / `remove`).
+pub trait Collection: Relationship {}
+impl<T: Model> Collection for HasMany<T> {}
+impl<T: Model> Collection for ManyToMany<T> {}
+
+/// Relationships that hold at most one object (`set`).
+pub trait Scalar: Relationship {}
+impl<T: Model> Scalar for BelongsTo<T> {}
+impl<T: Model> Scalar for HasOne<T> {}
+
+impl Session {
+    /// The related objects, loading them (after an autoflush) if they are not loaded.
+    pub async fn related<M: Model, R: RelationValue>(
+        &mut self,
+        owner: Handle<M>,
+        rel: Rel<M, R>,
+    ) -> Result<R::Value> {
+        let id = self.check(owner)?;
+        self.ensure_loaded(id, rel.index()).await?;
+        let handles = self
+            .arena
+            .entry(id)
+            .obj
+            .relation(rel.index())
+            .held()
+            .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
+            .map(|m| Handle::new(self.id, m))
+            .collect();
+        Ok(R::from_handles(handles))
+    }
+
+    /// Eagerly loads `rel` for many owners with one SELECT per chunk of keys (no N+1); returns
+    /// every related object loaded.
+    pub async fn preload<M: Model, R: Relationship>(
+        &mut self,
+        owners: &[Handle<M>],
+        rel: Rel<M, R>,
+    ) -> Result<Vec<Handle<R::Target>>> {
+        self.autoflush().await?;
+        let mut ids = Vec::with_capacity(owners.len());
+        for &owner in owners {
+            let id = self.check(owner)?;
+            if self.arena.entry(id).state == ObjectState::Persistent {
+                ids.push(id);
+            }
+        }
+        let loaded = self.load_relation_many(&ids, M::META, rel.index()).await?;
+        Ok(loaded
+            .into_iter()
+            .map(|id| Handle::new(self.id, id))
+            .collect())
+    }
+
+    pub(crate) async fn ensure_loaded(&mut self, id: ObjId, index: usize) -> Result<()> {
+        let entry = self.arena.entry(id);
+        if entry.obj.relation(index).loaded {
+            return Ok(());
+        }
+        if entry.state != ObjectState::Persistent {
+            self.arena.entry_mut(id).obj.relation_mut(index).loaded = true;
+            return Ok(());
+        }
+        self.autoflush().await?;
+        if self.arena.entry(id).expired {
+            self.reload(id).await?;
+        }
+        self.load_relation(id, index).await
+    }
+
+    fn attachable<T: Model>(&self, child: Handle<T>, field: &'static str) -> Result<ObjId> {
+        match self.check(child) {
+            Err(Error::Unavailable {
+                model,
+                key,
+                state: "deleted",
+            }) => Err(Error::AttachDeleted { model, key, field }),
+            other => other,
+        }
+    }
+
+    /// Appends an object to a collection; at flush its foreign key (or association row) is
+    /// written. A child held by another parent's one-to-many collection moves here.
+    pub async fn append<M: Model, R: Collection>(
+        &mut self,
+        owner: Handle<M>,
+        rel: Rel<M, R>,
+        child: Handle<R::Target>,
+    ) -> Result<()> {
+        let owner_id = self.check(owner)?;
+        let child_id = self.attachable(child, rel.meta().field)?;
+        self.ensure_loaded(owner_id, rel.index()).await?;
+        if self
+            .arena
+            .entry(owner_id)
+            .obj
+            .relation(rel.index())
+            .held()
+            .any(|m| m == child_id)
+        {
+            return Ok(());
+        }
+        self.check_single_parent(owner_id, rel.meta(), child_id)
+            .await?;
+        if rel.meta().kind == RelKind::HasMany {
+            self.detach_from_holders(M::META.table, rel.index(), child_id);
+        }
+        self.arena
+            .entry_mut(owner_id)
+            .obj
+            .relation_mut(rel.index())
+            .members
+            .push(Member::Held(child_id));
+        self.link_partner(rel.meta(), owner_id, child_id, true);
+        Ok(())
+    }
+
+    /// Removes an object from a collection; at flush it is deleted (`delete-orphan`) unless
+    /// attached elsewhere by then, else its foreign key is set to NULL (or its association row
+    /// deleted).
+    pub async fn remove<M: Model, R: Collection>(
+        &mut self,
+        owner: Handle<M>,
+        rel: Rel<M, R>,
+        child: Handle<R::Target>,
+    ) -> Result<()> {
+        let owner_id = self.check(owner)?;
+        let child_id = self.check(child)?;
+        self.ensure_loaded(owner_id, rel.index()).await?;
+        let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        slot.members
+            .retain(|m| !matches!(m, Member::Held(id) if *id == child_id));
+        self.link_partner(rel.meta(), owner_id, child_id, false);
+        Ok(())
+    }
+
+    /// Sets a many-to-one or one-to-one reference (`None` detaches). With `delete-orphan`, the
+    /// object it referred to is deleted at flush unless attached elsewhere by then.
+    pub async fn set<M: Model, R: Scalar>(
+        &mut self,
+        owner: Handle<M>,
+        rel: Rel<M, R>,
+        target: Option<Handle<R::Target>>,
+    ) -> Result<()> {
+        let owner_id = self.check(owner)?;
+        let target_id = target
+            .map(|t| self.attachable(t, rel.meta().field))
+            .transpose()?;
+        self.ensure_loaded(owner_id, rel.index()).await?;
+        let old: Option<ObjId> = self
+            .arena
+            .entry(owner_id)
+            .obj
+            .relation(rel.index())
+            .held()
+            .next();
+        if old == target_id {
+            return Ok(());
+        }
+        if let Some(target_id) = target_id {
+            self.check_single_parent(owner_id, rel.meta(), target_id)
+                .await?;
+            if rel.meta().kind == RelKind::HasOne {
+                self.detach_from_holders(M::META.table, rel.index(), target_id);
+            }
+        }
+        if let Some(old) = old {
+            self.link_partner(rel.meta(), owner_id, old, false);
+        }
+        let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        slot.members = target_id.map(Member::Held).into_iter().collect();
+        if let Some(target_id) = target_id {
+            self.link_partner(rel.meta(), owner_id, target_id, true);
+        }
+        Ok(())
+    }
+
+    /// Removes `child` from the same relationship of every other object (a child has one parent
+    /// through a one-to-many).
+    fn detach_from_holders(&mut self, table: &'static str, index: usize, child: ObjId) {
+        let holders: Vec<ObjId> = self
+            .arena
+            .iter()
+            .filter(|(_, e)| {
+                e.meta().table == table && e.obj.relation(index).held().any(|m| m == child)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for holder in holders {
+            let slot = self.arena.entry_mut(holder).obj.relation_mut(index);
+            slot.members
+                .retain(|m| !matches!(m, Member::Held(id) if *id == child));
+        }
+    }
+
+    /// Keeps the other side of a `back_populates` pair in step, where it is loaded.
+    fn link_partner(
+        &mut self,
+        rel: &'static RelationshipMeta,
+        owner: ObjId,
+        other: ObjId,
+        attach: bool,
+    ) {
+        let owner_meta = self.arena.entry(owner).meta();
+        let Some(partner) = schema::partner_of(owner_meta, rel) else {
+            return;
+        };
+        let other_meta = self.arena.entry(other).meta();
+        let Some(index) = other_meta.relationship_index(partner.field) else {
+            return;
+        };
+        if attach && !partner.kind.is_collection() {
+            // The other side holds one object: if it held another owner, that owner loses it.
+            let previous: Vec<ObjId> = self
+                .arena
+                .entry(other)
+                .obj
+                .relation(index)
+                .held()
+                .filter(|p| *p != owner)
+                .collect();
+            if let Some(rel_index) = owner_meta.relationship_index(rel.field) {
+                for p in previous {
+                    if self
+                        .arena
+                        .get(p)
+                        .is_some_and(|e| e.obj.relation(rel_index).loaded)
+                    {
+                        let slot = self.arena.entry_mut(p).obj.relation_mut(rel_index);
+                        slot.members
+                            .retain(|m| !matches!(m, Member::Held(id) if *id == other));
+                    }
+                }
+            }
+        }
+        let slot = self.arena.entry_mut(other).obj.relation_mut(index);
+        if !slot.loaded {
+            return;
+        }
+        slot.members
+            .retain(|m| !matches!(m, Member::Held(id) if *id == owner));
+        if attach {
+            if partner.kind.is_collection() {
+                slot.members.push(Member::Held(owner));
+            } else {
+                slot.members = vec![Member::Held(owner)];
+            }
+        }
+    }
+
+    /// `single_parent = true`: an object may have one parent through this relationship, counting
+    /// parents in memory and links stored in the database (D8).
+    async fn check_single_parent(
+        &mut self,
+        owner: ObjId,
+        rel: &'static RelationshipMeta,
+        child: ObjId,
+    ) -> Result<()> {
+        if !rel.single_parent {
+            return Ok(());
+        }
+        let owner_meta = self.arena.entry(owner).meta();
+        let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
+        let in_memory = self.arena.iter().any(|(id, e)| {
+            id != owner
+                && e.is_live()
+                && e.meta().same(owner_meta)
+                && e.obj.relation(index).held().any(|m| m == child)
+        });
+        if in_memory || self.stored_parent_elsewhere(owner, rel, child).await? {
+            let child_entry = self.arena.entry(child);
+            return Err(Error::SingleParent {
+                parent: owner_meta.name,
+                field: rel.field,
+                child: child_entry.meta().name,
+                child_key: child_entry
+                    .key()
+                    .map(|k| super::load::format_key(&k))
+                    .unwrap_or_else(|| "(new)".into()),
+            });
+        }
+        Ok(())
+    }
+
+    async fn stored_parent_elsewhere(
+        &mut self,
+        owner: ObjId,
+        rel: &'static RelationshipMeta,
+        child: ObjId,
+    ) -> Result<bool> {
+        let owner_meta = self.arena.entry(owner).meta();
+        let child_entry = self.arena.entry(child);
+        if child_entry.state != ObjectState::Persistent {
+            return Ok(false);
+        }
+        let owner_key = self.arena.entry(owner).key();
+        match schema::resolve(owner_meta, rel)? {
+            Resolved::Children(link) => {
+                let stored = child_entry
+                    .snapshot
+                    .get(link.fk_column)
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mine = self.arena.entry(owner).obj.column_value(link.parent_column);
+                Ok(!stored.is_null() && stored != mine)
+            }
+            Resolved::Parent(link) => {
+                // Another row of the owner's table already references this target.
+                let target_key = child_entry.obj.column_value(link.parent_column);
+                let mut parts = vec![Expr::Compare {
+                    column: link.fk_column,
+                    op: CmpOp::Eq,
+                    value: target_key,
+                }];
+                if let Some(key) = owner_key {
+                    parts.push(Expr::Not(Box::new(sql::key_filter(owner_meta, &key))));
+                }
+                self.exists(owner_meta, Expr::And(parts)).await
+            }
+            Resolved::Association {
+                owner: owner_link,
+                target,
+            } => {
+                let child_key = child_entry.obj.column_value(target.parent_column);
+                let mine = self
+                    .arena
+                    .entry(owner)
+                    .obj
+                    .column_value(owner_link.parent_column);
+                let filter = Expr::And(vec![
+                    Expr::Compare {
+                        column: target.fk_column,
+                        op: CmpOp::Eq,
+                        value: child_key,
+                    },
+                    Expr::Compare {
+                        column: owner_link.fk_column,
+                        op: CmpOp::Ne,
+                        value: mine,
+                    },
+                ]);
+                self.exists(owner_link.child, filter).await
+            }
+        }
+    }
+
+    async fn exists(
+        &mut self,
+        meta: &'static crate::meta::ModelMeta,
+        filter: Expr,
+    ) -> Result<bool> {
+        let statement = sql::count(self.db.dialect(), meta, Some(&filter));
+        let rows = self
+            .db
+            .fetch(
+                self.tx.as_mut(),
+                &statement,
+                Context::new(Action::Select, meta.table),
+            )
+            .await?;
+        Ok(matches!(rows.first().and_then(|r| r.first()), Some(Value::Integer(n)) if *n > 0))
+    }
+
+    /// Copies the state of a detached object (one with a primary key, built outside the session)
+    /// onto the session's copy of that row, loading it if needed; without a stored row it is
+    /// added as new. Relationships with `merge` merge the new objects they hold the same way.
+    pub async fn merge<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
+        self.register::<T>()?;
+        let id = self
+            .merge_erased(Box::new(object), crate::model::build::<T>)
+            .await?;
+        self.cascade_save_update()?;
+        Ok(Handle::new(self.id, id))
+    }
+
+    async fn merge_erased(&mut self, mut object: Box<dyn AnyModel>, build: Build) -> Result<ObjId> {
+        let meta = object.meta();
+        let key: Vec<Value> = meta
+            .primary_key
+            .iter()
+            .map(|&c| object.column_value(c))
+            .collect();
+        let existing = if key.iter().any(Value::is_null) {
+            None
+        } else {
+            self.find_key(meta, &key, build).await?
+        };
+        let Some(id) = existing else {
+            return Ok(self.insert_pending(object));
+        };
+        for column in 0..meta.columns.len() {
+            let value = object.column_value(column);
+            let _ = self.arena.entry_mut(id).obj.set_column_value(column, value);
+        }
+        for (index, rel) in meta.relationships.iter().enumerate() {
+            if !rel.cascade.contains(Cascade::MERGE) || object.relation(index).members.is_empty() {
+                continue;
+            }
+            let child_build = object.relation(index).build;
+            let mut merged = Vec::new();
+            for member in std::mem::take(&mut object.relation_mut(index).members) {
+                if let Member::New(child) = member {
+                    merged.push(Box::pin(self.merge_erased(child, child_build)).await?);
+                }
+            }
+            self.ensure_loaded(id, index).await?;
+            let slot = self.arena.entry_mut(id).obj.relation_mut(index);
+            slot.members = merged.into_iter().map(Member::Held).collect();
+        }
+        Ok(id)
+    }
+
+    async fn find_key(
+        &mut self,
+        meta: &'static crate::meta::ModelMeta,
+        key: &[Value],
+        build: Build,
+    ) -> Result<Option<ObjId>> {
+        if let Some(id) = self.arena.lookup(meta, key) {
+            return Ok(Some(id));
+        }
+        let rows = self
+            .select_rows(meta, Some(&sql::key_filter(meta, key)), &Window::default())
+            .await?;
+        Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
+    }
+}

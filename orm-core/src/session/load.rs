@@ -1,0 +1,275 @@
+//! Reading rows into the session: merging them into the identity map, reloading expired objects,
+//! and loading relationships (lazily, or eagerly for many parents at once).
+
+use super::state::{Entry, ObjectState};
+use super::Session;
+use crate::backend::Row;
+use crate::column::Expr;
+use crate::database::{Action, Context};
+use crate::error::{Error, Result};
+use crate::meta::ModelMeta;
+use crate::model::{Build, Member, Model, ObjId};
+use crate::schema::{self, Resolved};
+use crate::sql::{self, Window};
+use crate::value::Value;
+use std::collections::HashMap;
+
+fn decode_error(meta: &'static ModelMeta, source: crate::value::ValueError) -> Error {
+    // The derive's conversions do not say which column failed; name the model and its table.
+    Error::Decode {
+        model: meta.name,
+        column: meta.table,
+        source,
+    }
+}
+
+impl Session {
+    /// Merges rows of `meta` into the identity map: a row already held keeps its in-memory
+    /// object (refreshed if expired); a new row becomes a persistent object.
+    pub(crate) fn merge_rows(
+        &mut self,
+        meta: &'static ModelMeta,
+        rows: Vec<Row>,
+        build: Build,
+    ) -> Result<Vec<ObjId>> {
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: Vec<Value> = meta
+                .primary_key
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+                .collect();
+            if let Some(id) = self.arena.lookup(meta, &key) {
+                if self.arena.entry(id).expired {
+                    self.overwrite_columns(id, row)?;
+                }
+                ids.push(id);
+                continue;
+            }
+            let snapshot = row.clone();
+            let obj = build(row)?;
+            let id = self.arena.insert(Entry {
+                obj,
+                state: ObjectState::Persistent,
+                marked_delete: false,
+                snapshot,
+                expired: false,
+                added_in_tx: false,
+            });
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    fn overwrite_columns(&mut self, id: ObjId, row: Row) -> Result<()> {
+        let entry = self.arena.entry_mut(id);
+        let meta = entry.meta();
+        for (column, value) in row.iter().enumerate() {
+            entry
+                .obj
+                .set_column_value(column, value.clone())
+                .map_err(|source| decode_error(meta, source))?;
+        }
+        entry.snapshot = row;
+        entry.expired = false;
+        Ok(())
+    }
+
+    /// Runs a SELECT of whole rows of `meta` in the session's transaction (if any).
+    pub(crate) async fn select_rows(
+        &mut self,
+        meta: &'static ModelMeta,
+        filter: Option<&Expr>,
+        window: &Window,
+    ) -> Result<Vec<Row>> {
+        self.db.ensure_valid(meta)?;
+        let statement = sql::select(self.db.dialect(), meta, filter, window);
+        self.db
+            .fetch(
+                self.tx.as_mut(),
+                &statement,
+                Context::new(Action::Select, meta.table),
+            )
+            .await
+    }
+
+    /// Reloads an expired object's columns; a row that is gone makes the object unavailable.
+    pub(crate) async fn reload(&mut self, id: ObjId) -> Result<()> {
+        let entry = self.arena.entry(id);
+        let meta = entry.meta();
+        let key = entry.key().ok_or(Error::NotPersisted {
+            model: meta.name,
+            action: "reloading it",
+        })?;
+        let rows = self
+            .select_rows(meta, Some(&sql::key_filter(meta, &key)), &Window::default())
+            .await?;
+        match rows.into_iter().next() {
+            Some(row) => self.overwrite_columns(id, row),
+            None => {
+                self.arena.remove(id);
+                Err(Error::Unavailable {
+                    model: meta.name,
+                    key: format_key(&key),
+                    state: "deleted",
+                })
+            }
+        }
+    }
+
+    /// Loads relationship `index` of object `id` from the database (after an autoflush).
+    pub(crate) async fn load_relation(&mut self, id: ObjId, index: usize) -> Result<()> {
+        let meta = self.arena.entry(id).meta();
+        let rel = &meta.relationships[index];
+        let target = (rel.target)();
+        let build = self.arena.entry(id).obj.relation(index).build;
+        let members = match schema::resolve(meta, rel)? {
+            Resolved::Children(link) => {
+                let value = self.arena.entry(id).obj.column_value(link.parent_column);
+                let filter = Expr::Compare {
+                    column: link.fk_column,
+                    op: crate::column::CmpOp::Eq,
+                    value,
+                };
+                let rows = self
+                    .select_rows(target, Some(&filter), &Window::default())
+                    .await?;
+                self.merge_rows(target, rows, build)?
+            }
+            Resolved::Parent(link) => {
+                let value = self.arena.entry(id).obj.column_value(link.fk_column);
+                self.find_by_column(target, link.parent_column, value, build)
+                    .await?
+                    .into_iter()
+                    .collect()
+            }
+            Resolved::Association {
+                owner,
+                target: target_link,
+            } => {
+                let value = self.arena.entry(id).obj.column_value(owner.parent_column);
+                let statement =
+                    sql::select_through(self.db.dialect(), target, target_link, owner, value);
+                let rows = self
+                    .db
+                    .fetch(
+                        self.tx.as_mut(),
+                        &statement,
+                        Context::new(Action::Select, target.table),
+                    )
+                    .await?;
+                self.merge_rows(target, rows, build)?
+            }
+        };
+        self.set_loaded(id, index, members);
+        Ok(())
+    }
+
+    pub(crate) fn set_loaded(&mut self, id: ObjId, index: usize, members: Vec<ObjId>) {
+        let live: Vec<ObjId> = members
+            .into_iter()
+            .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
+            .collect();
+        let slot = self.arena.entry_mut(id).obj.relation_mut(index);
+        let new: Vec<Member> = std::mem::take(&mut slot.members)
+            .into_iter()
+            .filter(|m| matches!(m, Member::New(_)))
+            .collect();
+        slot.members = live.iter().map(|m| Member::Held(*m)).chain(new).collect();
+        slot.original = live;
+        slot.loaded = true;
+    }
+
+    async fn find_by_column(
+        &mut self,
+        meta: &'static ModelMeta,
+        column: usize,
+        value: Value,
+        build: Build,
+    ) -> Result<Option<ObjId>> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        if meta.primary_key == [column] {
+            if let Some(id) = self.arena.lookup(meta, std::slice::from_ref(&value)) {
+                return Ok(Some(id));
+            }
+        }
+        let filter = Expr::Compare {
+            column,
+            op: crate::column::CmpOp::Eq,
+            value,
+        };
+        let rows = self
+            .select_rows(meta, Some(&filter), &Window::default())
+            .await?;
+        Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
+    }
+
+    /// Validates `T`'s relationships once, before its first statement.
+    pub(crate) fn register<T: Model>(&self) -> Result<()> {
+        self.db.ensure_valid(T::META)
+    }
+
+    /// Eagerly loads relationship `index` for many owners at once: one SELECT per chunk of
+    /// keys instead of one per owner (no N+1).
+    pub(crate) async fn load_relation_many(
+        &mut self,
+        owners: &[ObjId],
+        meta: &'static ModelMeta,
+        index: usize,
+    ) -> Result<Vec<ObjId>> {
+        let rel = &meta.relationships[index];
+        let target = (rel.target)();
+        let Some(&first) = owners.first() else {
+            return Ok(Vec::new());
+        };
+        let build = self.arena.entry(first).obj.relation(index).build;
+        let Resolved::Children(link) = schema::resolve(meta, rel)? else {
+            let mut all = Vec::new();
+            for &owner in owners {
+                self.load_relation(owner, index).await?;
+                all.extend(self.arena.entry(owner).obj.relation(index).held());
+            }
+            return Ok(all);
+        };
+        let keys: Vec<Value> = owners
+            .iter()
+            .map(|&o| self.arena.entry(o).obj.column_value(link.parent_column))
+            .collect();
+        let mut by_parent: HashMap<Value, Vec<ObjId>> = HashMap::new();
+        let mut all = Vec::new();
+        for chunk in keys.chunks(self.db.dialect().max_params.saturating_sub(8).max(1)) {
+            let filter = Expr::In {
+                column: link.fk_column,
+                values: chunk.to_vec(),
+            };
+            let rows = self
+                .select_rows(target, Some(&filter), &Window::default())
+                .await?;
+            for id in self.merge_rows(target, rows, build)? {
+                let fk = self.arena.entry(id).obj.column_value(link.fk_column);
+                by_parent.entry(fk).or_default().push(id);
+                all.push(id);
+            }
+        }
+        for (&owner, key) in owners.iter().zip(keys) {
+            let members = by_parent.remove(&key).unwrap_or_default();
+            self.set_loaded(owner, index, members);
+        }
+        Ok(all)
+    }
+}
+
+pub(crate) fn format_key(key: &[Value]) -> String {
+    match key {
+        [single] => single.to_string(),
+        many => format!(
+            "({})",
+            many.iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

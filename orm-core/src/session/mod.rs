@@ -1,0 +1,365 @@
+//! The async session: an identity map of objects reached through typed handles, and a unit of
+//! work that flushes their changes as one planned, set-based transaction.
+//!
+//! Pipeline of a flush (see `flush.rs`): collect (save-update cascade) -> plan (pure, in
+//! `crate::plan`) -> execute (one transaction, all or nothing) -> apply (keys, states, collections).
+
+mod access;
+mod flush;
+mod load;
+mod query;
+pub(crate) mod state;
+
+pub use access::RelationValue;
+pub use query::Query;
+pub use state::ObjectState;
+
+use crate::backend::Transaction;
+use crate::database::Database;
+use crate::error::{Error, Result};
+use crate::model::{Handle, Member, Model, ObjId};
+use state::{Arena, Entry};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// A unit of work on one database. `Send`: use one per task, also inside `tokio::spawn`.
+pub struct Session {
+    id: u64,
+    db: Database,
+    arena: Arena,
+    tx: Option<Box<dyn Transaction>>,
+    /// Objects deleted by a flush of the open transaction (detached at commit, revived at rollback).
+    flushed_deleted: Vec<ObjId>,
+    expire_on_commit: bool,
+    autoflush: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("objects", &self.arena.iter().count())
+            .field("in_transaction", &self.tx.is_some())
+            .finish()
+    }
+}
+
+/// A primary key value (or tuple of values for composite keys), for [`Session::get`].
+pub trait IntoKey {
+    /// The key's column values, in primary-key order.
+    fn into_key(self) -> Vec<crate::Value>;
+}
+
+impl<T: crate::SqlValue> IntoKey for T {
+    fn into_key(self) -> Vec<crate::Value> {
+        vec![self.to_value()]
+    }
+}
+
+impl IntoKey for &str {
+    fn into_key(self) -> Vec<crate::Value> {
+        vec![crate::Value::Text(self.to_owned())]
+    }
+}
+
+impl<A: crate::SqlValue, B: crate::SqlValue> IntoKey for (A, B) {
+    fn into_key(self) -> Vec<crate::Value> {
+        vec![self.0.to_value(), self.1.to_value()]
+    }
+}
+
+impl Session {
+    pub(crate) fn new(db: Database) -> Self {
+        Session {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            db,
+            arena: Arena::default(),
+            tx: None,
+            flushed_deleted: Vec::new(),
+            expire_on_commit: true,
+            autoflush: true,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The database this session works on.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Whether `commit` expires every object (the default, as in SQLAlchemy): the next access
+    /// reloads it, so other transactions' changes become visible.
+    pub fn set_expire_on_commit(&mut self, expire: bool) {
+        self.expire_on_commit = expire;
+    }
+
+    /// Whether queries and relationship loads flush pending changes first (the default).
+    pub fn set_autoflush(&mut self, autoflush: bool) {
+        self.autoflush = autoflush;
+    }
+
+    pub(crate) fn insert_pending(&mut self, obj: Box<dyn crate::model::AnyModel>) -> ObjId {
+        let id = self.arena.insert(Entry {
+            obj,
+            state: ObjectState::Pending,
+            marked_delete: false,
+            snapshot: Vec::new(),
+            expired: false,
+            added_in_tx: true,
+        });
+        // A new object's relationships are known: they hold exactly what it was built with.
+        let meta = self.arena.entry(id).meta();
+        for index in 0..meta.relationships.len() {
+            self.arena.entry_mut(id).obj.relation_mut(index).loaded = true;
+        }
+        id
+    }
+
+    /// Adds a new object (and, through `save-update`, the new objects its relationships hold).
+    /// It is inserted at the next flush.
+    pub fn add<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
+        self.register::<T>()?;
+        let id = self.insert_pending(Box::new(object));
+        self.cascade_save_update()?;
+        Ok(Handle::new(self.id, id))
+    }
+
+    /// Checks that a handle belongs to this session and its object is still held.
+    pub(crate) fn check<T: Model>(&self, handle: Handle<T>) -> Result<ObjId> {
+        if handle.session != self.id {
+            return Err(Error::ForeignHandle {
+                model: T::META.name,
+            });
+        }
+        match self.arena.get(handle.id) {
+            Some(entry) if entry.state == ObjectState::Deleted => Err(Error::Unavailable {
+                model: T::META.name,
+                key: entry
+                    .key()
+                    .map(|k| load::format_key(&k))
+                    .unwrap_or_else(|| "(new)".into()),
+                state: "deleted",
+            }),
+            Some(_) => Ok(handle.id),
+            None => Err(Error::Unavailable {
+                model: T::META.name,
+                key: "(unknown)".into(),
+                state: "detached",
+            }),
+        }
+    }
+
+    /// The state of the object behind `handle` (a handle of another session is `Detached` here).
+    pub fn state<T: Model>(&self, handle: Handle<T>) -> ObjectState {
+        if handle.session != self.id {
+            return ObjectState::Detached;
+        }
+        self.arena
+            .get(handle.id)
+            .map_or(ObjectState::Detached, |e| e.state)
+    }
+
+    /// Finds an object by primary key: from the identity map if held (the same row is always the
+    /// same handle), else with one SELECT.
+    pub async fn get<T: Model>(&mut self, key: impl IntoKey) -> Result<Option<Handle<T>>> {
+        self.register::<T>()?;
+        let key = key.into_key();
+        if let Some(id) = self.arena.lookup(T::META, &key) {
+            if !self.arena.entry(id).expired {
+                return Ok(Some(Handle::new(self.id, id)));
+            }
+        }
+        self.autoflush().await?;
+        let filter = crate::sql::key_filter(T::META, &key);
+        let rows = self
+            .select_rows(T::META, Some(&filter), &Default::default())
+            .await?;
+        let ids = self.merge_rows(T::META, rows, crate::model::build::<T>)?;
+        Ok(ids.into_iter().next().map(|id| Handle::new(self.id, id)))
+    }
+
+    /// Reads an object, reloading it first if it was expired.
+    pub async fn read<T: Model>(&mut self, handle: Handle<T>) -> Result<&T> {
+        let id = self.ready(handle).await?;
+        Ok(self.downcast(id))
+    }
+
+    /// Writes an object; the next flush UPDATEs the columns that changed.
+    pub async fn write<T: Model>(&mut self, handle: Handle<T>) -> Result<&mut T> {
+        let id = self.ready(handle).await?;
+        self.arena
+            .entry_mut(id)
+            .obj
+            .as_any_mut()
+            .downcast_mut::<T>()
+            .ok_or(Error::ForeignHandle {
+                model: T::META.name,
+            })
+    }
+
+    async fn ready<T: Model>(&mut self, handle: Handle<T>) -> Result<ObjId> {
+        let id = self.check(handle)?;
+        if self.arena.entry(id).expired {
+            self.reload(id).await?;
+        }
+        Ok(id)
+    }
+
+    fn downcast<T: Model>(&self, id: ObjId) -> &T {
+        self.arena
+            .entry(id)
+            .obj
+            .as_any()
+            .downcast_ref::<T>()
+            .unwrap_or_else(|| {
+                unreachable!(
+                    "handles are typed, so object #{} is a {}",
+                    id.0,
+                    T::META.name
+                )
+            })
+    }
+
+    /// Marks an object for deletion at the next flush; its cascades are decided then (D7).
+    /// Deleting a pending object just drops it (it is never inserted).
+    pub fn delete<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        let id = self.check(handle)?;
+        self.arena.entry_mut(id).marked_delete = true;
+        Ok(())
+    }
+
+    /// Writes pending changes to the database in one transaction (all or nothing).
+    pub async fn flush(&mut self) -> Result<()> {
+        self.flush_with(Vec::new()).await
+    }
+
+    pub(crate) async fn autoflush(&mut self) -> Result<()> {
+        if self.autoflush {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, commits, then (by default) expires every object so the next access reloads it.
+    /// Objects deleted in the transaction become detached.
+    pub async fn commit(&mut self) -> Result<()> {
+        self.flush().await?;
+        if let Some(tx) = self.tx.take() {
+            self.db.count_statement("COMMIT");
+            tx.commit().await.map_err(|f| {
+                crate::database::Context::new(crate::database::Action::Transaction, "session")
+                    .error(f)
+            })?;
+        }
+        for id in std::mem::take(&mut self.flushed_deleted) {
+            self.arena.remove(id);
+        }
+        let ids: Vec<ObjId> = self.arena.ids().collect();
+        for id in ids {
+            self.arena.entry_mut(id).added_in_tx = false;
+            if self.expire_on_commit {
+                self.expire_id(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls back the transaction: objects deleted in it become persistent again, objects added
+    /// in it leave the session, every object is expired, pending deletions are forgotten.
+    pub async fn rollback(&mut self) -> Result<()> {
+        if let Some(tx) = self.tx.take() {
+            self.db.count_statement("ROLLBACK");
+            let _ = tx.rollback().await;
+        }
+        for id in std::mem::take(&mut self.flushed_deleted) {
+            let entry = self.arena.entry_mut(id);
+            entry.state = ObjectState::Persistent;
+            self.arena.register_key(id);
+        }
+        let ids: Vec<ObjId> = self.arena.ids().collect();
+        for id in ids {
+            if self.arena.entry(id).added_in_tx {
+                self.arena.remove(id);
+                continue;
+            }
+            self.arena.entry_mut(id).marked_delete = false;
+            self.expire_id(id);
+        }
+        Ok(())
+    }
+
+    /// Expires an object: its columns reload on next access, its relationships reload too;
+    /// related objects through `refresh-expire` cascades are expired as well.
+    pub fn expire<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        let id = self.check(handle)?;
+        for id in self.cascade_closure(id, crate::meta::Cascade::REFRESH_EXPIRE) {
+            self.expire_id(id);
+        }
+        Ok(())
+    }
+
+    /// Expires every object held by the session.
+    pub fn expire_all(&mut self) {
+        let ids: Vec<ObjId> = self.arena.ids().collect();
+        for id in ids {
+            self.expire_id(id);
+        }
+    }
+
+    fn expire_id(&mut self, id: ObjId) {
+        let entry = self.arena.entry_mut(id);
+        if entry.state != ObjectState::Persistent {
+            return;
+        }
+        entry.expired = true;
+        for index in 0..entry.meta().relationships.len() {
+            let slot = entry.obj.relation_mut(index);
+            slot.loaded = false;
+            slot.members.retain(|m| matches!(m, Member::New(_)));
+            slot.original.clear();
+        }
+    }
+
+    /// Reloads an object from the database now (and, through `refresh-expire`, expires the
+    /// objects related to it). Unflushed changes to it are discarded.
+    pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        let id = self.check(handle)?;
+        self.expire(handle)?;
+        self.reload(id).await
+    }
+
+    /// Removes an object (and, through `expunge` cascades, related objects) from the session
+    /// without touching the database; its handle becomes detached.
+    pub fn expunge<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        let id = self.check(handle)?;
+        for id in self.cascade_closure(id, crate::meta::Cascade::EXPUNGE) {
+            self.arena.remove(id);
+        }
+        self.reconcile_collections();
+        Ok(())
+    }
+
+    /// `id` and every loaded object reachable from it through relationships with `token`.
+    fn cascade_closure(&self, id: ObjId, token: crate::meta::Cascade) -> Vec<ObjId> {
+        let mut out = Vec::new();
+        let mut work = vec![id];
+        while let Some(id) = work.pop() {
+            if out.contains(&id) || self.arena.get(id).is_none() {
+                continue;
+            }
+            out.push(id);
+            let entry = self.arena.entry(id);
+            for (index, rel) in entry.meta().relationships.iter().enumerate() {
+                if rel.cascade.contains(token) {
+                    work.extend(entry.obj.relation(index).held());
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,136 @@
+//! The session's arena: every object it holds, its lifecycle state, its loaded snapshot, and the
+//! identity map from (table, primary key) to object.
+
+use crate::meta::ModelMeta;
+use crate::model::{AnyModel, ObjId};
+use crate::value::Value;
+use std::collections::HashMap;
+
+/// The lifecycle state of an object held by a session (SEMANTICS.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectState {
+    /// Added, not yet inserted.
+    Pending,
+    /// Stored in the database (and possibly marked for deletion at the next flush).
+    Persistent,
+    /// Deleted by a flush; becomes detached at commit, persistent again at rollback.
+    Deleted,
+    /// No longer held by the session (expunged, or deleted and committed).
+    Detached,
+}
+
+pub(crate) struct Entry {
+    pub obj: Box<dyn AnyModel>,
+    pub state: ObjectState,
+    /// `Session::delete` was called; the flush deletes it.
+    pub marked_delete: bool,
+    /// Column values as last read from or written to the database (empty while pending).
+    pub snapshot: Vec<Value>,
+    /// Column values must be reloaded before use.
+    pub expired: bool,
+    /// Added (pending or inserted) in the current transaction; a rollback makes it transient.
+    pub added_in_tx: bool,
+}
+
+impl Entry {
+    pub(crate) fn meta(&self) -> &'static ModelMeta {
+        self.obj.meta()
+    }
+
+    pub(crate) fn key(&self) -> Option<Vec<Value>> {
+        let meta = self.meta();
+        let key: Vec<Value> = meta
+            .primary_key
+            .iter()
+            .map(|&c| self.obj.column_value(c))
+            .collect();
+        (!key.iter().any(Value::is_null)).then_some(key)
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.state, ObjectState::Pending | ObjectState::Persistent)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Arena {
+    entries: Vec<Option<Entry>>,
+    identity: HashMap<(&'static str, Vec<Value>), ObjId>,
+}
+
+impl Arena {
+    pub(crate) fn get(&self, id: ObjId) -> Option<&Entry> {
+        self.entries.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: ObjId) -> Option<&mut Entry> {
+        self.entries.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    pub(crate) fn entry(&self, id: ObjId) -> &Entry {
+        self.get(id)
+            .unwrap_or_else(|| unreachable!("object #{} is not in the arena", id.0))
+    }
+
+    pub(crate) fn entry_mut(&mut self, id: ObjId) -> &mut Entry {
+        self.get_mut(id)
+            .unwrap_or_else(|| unreachable!("object #{} is not in the arena", id.0))
+    }
+
+    pub(crate) fn insert(&mut self, entry: Entry) -> ObjId {
+        let id = ObjId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        if let Some(key) = (entry.state == ObjectState::Persistent)
+            .then(|| entry.key())
+            .flatten()
+        {
+            self.identity.insert((entry.meta().table, key), id);
+        }
+        self.entries.push(Some(entry));
+        id
+    }
+
+    pub(crate) fn lookup(&self, meta: &ModelMeta, key: &[Value]) -> Option<ObjId> {
+        // Borrowing lookups of a (&str, Vec) key need an owned key; keys are short.
+        self.identity.get(&(meta.table, key.to_vec())).copied()
+    }
+
+    pub(crate) fn register_key(&mut self, id: ObjId) {
+        let entry = self.entry(id);
+        if let Some(key) = entry.key() {
+            self.identity.insert((entry.meta().table, key), id);
+        }
+    }
+
+    pub(crate) fn forget_key(&mut self, id: ObjId) {
+        let entry = self.entry(id);
+        if let Some(key) = entry.key() {
+            let slot = (entry.meta().table, key);
+            if self.identity.get(&slot) == Some(&id) {
+                self.identity.remove(&slot);
+            }
+        }
+    }
+
+    /// Removes an object from the session entirely (expunge, rollback of an add, commit of a delete).
+    pub(crate) fn remove(&mut self, id: ObjId) -> Option<Entry> {
+        if self.get(id).is_some() {
+            self.forget_key(id);
+        }
+        self.entries.get_mut(id.0 as usize).and_then(Option::take)
+    }
+
+    pub(crate) fn ids(&self) -> impl Iterator<Item = ObjId> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_some())
+            .map(|(i, _)| ObjId(i as u32))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (ObjId, &Entry)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (ObjId(i as u32), e)))
+    }
+}

@@ -1,0 +1,415 @@
+//! SQL rendering per [`Dialect`]: every statement the ORM runs is built here, with values bound as
+//! parameters, never spliced into the text. Rendering is pure and tested without a database.
+
+use crate::backend::{Dialect, Placeholder};
+use crate::column::Expr;
+use crate::meta::ModelMeta;
+use crate::value::{SqlType, Value};
+
+/// A rendered statement: its text and the values bound to its parameters, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// The SQL text.
+    pub sql: String,
+    /// The bound values.
+    pub params: Vec<Value>,
+}
+
+/// Builds one statement's text and parameters together so that they cannot drift apart.
+pub(crate) struct SqlBuilder {
+    dialect: &'static Dialect,
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl SqlBuilder {
+    pub(crate) fn new(dialect: &'static Dialect) -> Self {
+        SqlBuilder {
+            dialect,
+            sql: String::with_capacity(128),
+            params: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.push_str(text);
+        self
+    }
+
+    /// A quoted identifier; embedded quotes are doubled.
+    pub(crate) fn ident(&mut self, name: &str) -> &mut Self {
+        self.sql.push('"');
+        self.sql.push_str(&name.replace('"', "\"\""));
+        self.sql.push('"');
+        self
+    }
+
+    pub(crate) fn param(&mut self, value: Value) -> &mut Self {
+        self.params.push(value);
+        match self.dialect.placeholder {
+            Placeholder::Question => self.sql.push('?'),
+            Placeholder::Dollar => {
+                self.sql.push('$');
+                self.sql.push_str(&self.params.len().to_string());
+            }
+        }
+        self
+    }
+
+    fn list<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) -> &mut Self {
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            each(self, item);
+        }
+        self
+    }
+
+    fn columns(&mut self, meta: &ModelMeta, columns: impl IntoIterator<Item = usize>) -> &mut Self {
+        self.list(columns, |b, c| {
+            b.ident(meta.columns[c].name);
+        })
+    }
+
+    pub(crate) fn finish(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+}
+
+/// `SELECT <all columns> FROM t`.
+fn select_all_from(b: &mut SqlBuilder, meta: &ModelMeta) {
+    b.push("SELECT ")
+        .columns(meta, 0..meta.columns.len())
+        .push(" FROM ")
+        .ident(meta.table);
+}
+
+/// Renders a filter expression over `meta`'s columns.
+pub(crate) fn expr(b: &mut SqlBuilder, meta: &ModelMeta, e: &Expr) {
+    match e {
+        Expr::Compare { column, op, value } => {
+            b.ident(meta.columns[*column].name)
+                .push(" ")
+                .push(op.as_sql())
+                .push(" ")
+                .param(value.clone());
+        }
+        Expr::IsNull(column) => {
+            b.ident(meta.columns[*column].name).push(" IS NULL");
+        }
+        Expr::In { column, values } if values.is_empty() => {
+            // `x IN ()` is not valid SQL everywhere; an empty list matches nothing.
+            let _ = column;
+            b.push("1 = 0");
+        }
+        Expr::In { column, values } => {
+            b.ident(meta.columns[*column].name).push(" IN (");
+            b.list(values.iter().cloned(), |b, v| {
+                b.param(v);
+            });
+            b.push(")");
+        }
+        Expr::Like { column, pattern } => {
+            b.ident(meta.columns[*column].name)
+                .push(" LIKE ")
+                .param(Value::Text(pattern.clone()));
+        }
+        Expr::And(parts) => junction(b, meta, parts, " AND ", "1 = 1"),
+        Expr::Or(parts) => junction(b, meta, parts, " OR ", "1 = 0"),
+        Expr::Not(inner) => {
+            b.push("NOT (");
+            expr(b, meta, inner);
+            b.push(")");
+        }
+    }
+}
+
+fn junction(b: &mut SqlBuilder, meta: &ModelMeta, parts: &[Expr], sep: &str, empty: &str) {
+    if parts.is_empty() {
+        b.push(empty);
+        return;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            b.push(sep);
+        }
+        b.push("(");
+        expr(b, meta, part);
+        b.push(")");
+    }
+}
+
+/// Ordering, limit and offset of a query.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Window {
+    pub order: Vec<(usize, bool)>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+/// `SELECT ... FROM t [WHERE filter] [ORDER BY ...] [LIMIT ...]`.
+pub(crate) fn select(
+    dialect: &'static Dialect,
+    meta: &ModelMeta,
+    filter: Option<&Expr>,
+    window: &Window,
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    select_all_from(&mut b, meta);
+    where_clause(&mut b, meta, filter);
+    if !window.order.is_empty() {
+        b.push(" ORDER BY ");
+        b.list(window.order.iter(), |b, (column, descending)| {
+            b.ident(meta.columns[*column].name)
+                .push(if *descending { " DESC" } else { " ASC" });
+        });
+    }
+    match (window.limit, window.offset) {
+        (Some(limit), offset) => {
+            b.push(" LIMIT ").param(Value::Integer(clamp(limit)));
+            if let Some(offset) = offset {
+                b.push(" OFFSET ").param(Value::Integer(clamp(offset)));
+            }
+        }
+        // SQLite needs a LIMIT before OFFSET; -1 means none there, and PostgreSQL accepts ALL.
+        (None, Some(offset)) => {
+            b.push(if matches!(dialect.placeholder, Placeholder::Dollar) {
+                " LIMIT ALL"
+            } else {
+                " LIMIT -1"
+            });
+            b.push(" OFFSET ").param(Value::Integer(clamp(offset)));
+        }
+        (None, None) => {}
+    }
+    b.finish()
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn where_clause(b: &mut SqlBuilder, meta: &ModelMeta, filter: Option<&Expr>) {
+    if let Some(filter) = filter {
+        b.push(" WHERE ");
+        expr(b, meta, filter);
+    }
+}
+
+/// `SELECT COUNT(*) FROM t [WHERE filter]`.
+pub(crate) fn count(
+    dialect: &'static Dialect,
+    meta: &ModelMeta,
+    filter: Option<&Expr>,
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("SELECT COUNT(*) FROM ").ident(meta.table);
+    where_clause(&mut b, meta, filter);
+    b.finish()
+}
+
+/// An equality filter on the primary key.
+pub(crate) fn key_filter(meta: &ModelMeta, key: &[Value]) -> Expr {
+    let parts = meta
+        .primary_key
+        .iter()
+        .zip(key)
+        .map(|(&column, value)| Expr::Compare {
+            column,
+            op: crate::column::CmpOp::Eq,
+            value: value.clone(),
+        })
+        .collect();
+    Expr::And(parts)
+}
+
+/// A multi-row `INSERT`; `returning` names the generated key column to read back, if any.
+pub(crate) fn insert(
+    dialect: &'static Dialect,
+    meta: &ModelMeta,
+    columns: &[usize],
+    rows: Vec<Vec<Value>>,
+    returning: Option<usize>,
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("INSERT INTO ").ident(meta.table);
+    if columns.is_empty() {
+        // Only a generated key: one row per statement (callers pass a single row).
+        b.push(" DEFAULT VALUES");
+    } else {
+        b.push(" (")
+            .columns(meta, columns.iter().copied())
+            .push(") VALUES ");
+        b.list(rows, |b, row| {
+            b.push("(");
+            b.list(row, |b, v| {
+                b.param(v);
+            });
+            b.push(")");
+        });
+    }
+    if let Some(column) = returning {
+        b.push(" RETURNING ").ident(meta.columns[column].name);
+    }
+    b.finish()
+}
+
+/// `UPDATE t SET c = ?, ... WHERE <primary key>`.
+pub(crate) fn update(
+    dialect: &'static Dialect,
+    meta: &ModelMeta,
+    set: Vec<(usize, Value)>,
+    key: &[Value],
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("UPDATE ").ident(meta.table).push(" SET ");
+    b.list(set, |b, (column, value)| {
+        b.ident(meta.columns[column].name).push(" = ").param(value);
+    });
+    b.push(" WHERE ");
+    expr(&mut b, meta, &key_filter(meta, key));
+    b.finish()
+}
+
+/// The SQL type name of a column for `dialect`.
+pub(crate) fn type_name(dialect: &Dialect, ty: SqlType) -> &'static str {
+    let names = &dialect.type_names;
+    match ty {
+        SqlType::Integer => names.integer,
+        SqlType::Real => names.real,
+        SqlType::Text => names.text,
+        SqlType::Blob => names.blob,
+        SqlType::Boolean => names.boolean,
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` with keys, uniqueness and `FOREIGN KEY ... ON DELETE` clauses.
+pub(crate) fn create_table(dialect: &'static Dialect, meta: &ModelMeta) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("CREATE TABLE IF NOT EXISTS ")
+        .ident(meta.table)
+        .push(" (");
+    let generated = meta.columns.iter().any(|c| c.generated);
+    b.list(meta.columns.iter(), |b, column| {
+        b.ident(column.name).push(" ");
+        if column.generated {
+            b.push(dialect.generated_key);
+            return;
+        }
+        b.push(type_name(dialect, column.sql_type));
+        if !column.nullable {
+            b.push(" NOT NULL");
+        }
+        if column.unique {
+            b.push(" UNIQUE");
+        }
+    });
+    if !generated {
+        b.push(", PRIMARY KEY (")
+            .columns(meta, meta.primary_key.iter().copied())
+            .push(")");
+    }
+    for fk in meta.foreign_keys {
+        b.push(", FOREIGN KEY (")
+            .ident(meta.columns[fk.column].name)
+            .push(") REFERENCES ");
+        b.ident(fk.target_table)
+            .push(" (")
+            .ident(fk.target_column)
+            .push(") ON DELETE ");
+        b.push(fk.on_delete.as_sql());
+    }
+    b.push(")");
+    b.finish()
+}
+
+/// One `CREATE INDEX IF NOT EXISTS` per foreign-key or `index` column: without them every
+/// cascade scans the child table.
+pub(crate) fn create_indexes(dialect: &'static Dialect, meta: &ModelMeta) -> Vec<Statement> {
+    meta.columns
+        .iter()
+        .filter(|c| {
+            c.indexed
+                && !c.unique
+                && !(c.primary_key
+                    && meta.primary_key.first() == meta.column_index(c.name).as_ref())
+        })
+        .map(|column| {
+            let mut b = SqlBuilder::new(dialect);
+            b.push("CREATE INDEX IF NOT EXISTS ")
+                .ident(&format!("ix_{}_{}", meta.table, column.name));
+            b.push(" ON ")
+                .ident(meta.table)
+                .push(" (")
+                .ident(column.name)
+                .push(")");
+            b.finish()
+        })
+        .collect()
+}
+
+/// `DROP TABLE IF EXISTS t`.
+pub(crate) fn drop_table(dialect: &'static Dialect, meta: &ModelMeta) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("DROP TABLE IF EXISTS ").ident(meta.table);
+    b.finish()
+}
+
+/// `SELECT target.* FROM target JOIN assoc ON ... WHERE assoc.owner_fk = ?` (many-to-many).
+pub(crate) fn select_through(
+    dialect: &'static Dialect,
+    target: &ModelMeta,
+    target_link: crate::schema::Link,
+    owner_link: crate::schema::Link,
+    owner_key: Value,
+) -> Statement {
+    let assoc = owner_link.child;
+    let mut b = SqlBuilder::new(dialect);
+    b.push("SELECT ");
+    b.list(target.columns.iter(), |b, c| {
+        b.ident(target.table).push(".").ident(c.name);
+    });
+    b.push(" FROM ")
+        .ident(target.table)
+        .push(" JOIN ")
+        .ident(assoc.table)
+        .push(" ON ");
+    b.ident(assoc.table)
+        .push(".")
+        .ident(assoc.columns[target_link.fk_column].name)
+        .push(" = ");
+    b.ident(target.table)
+        .push(".")
+        .ident(target.columns[target_link.parent_column].name);
+    b.push(" WHERE ")
+        .ident(assoc.table)
+        .push(".")
+        .ident(assoc.columns[owner_link.fk_column].name)
+        .push(" = ");
+    b.param(owner_key);
+    b.finish()
+}
+
+/// `SELECT <columns> FROM t [WHERE filter]` (keys of a bulk delete).
+pub(crate) fn select_columns(
+    dialect: &'static Dialect,
+    meta: &ModelMeta,
+    columns: &[usize],
+    filter: Option<&Expr>,
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("SELECT ")
+        .columns(meta, columns.iter().copied())
+        .push(" FROM ")
+        .ident(meta.table);
+    where_clause(&mut b, meta, filter);
+    b.finish()
+}

@@ -1,0 +1,113 @@
+//! The `Model` methods that read and write fields by index.
+
+use super::private;
+use crate::ast::Model;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub fn expand(model: &Model) -> TokenStream {
+    let column_value = column_value(model);
+    let set_column_value = set_column_value(model);
+    let from_values = from_values(model);
+    let relations = relations(model);
+    quote! {
+        #column_value
+        #set_column_value
+        #from_values
+        #relations
+    }
+}
+
+fn column_value(model: &Model) -> TokenStream {
+    let p = private();
+    let name = model.ident.to_string();
+    let arms = model.columns.iter().enumerate().map(|(i, c)| {
+        let (field, ty) = (c.ident, c.ty);
+        quote!(#i => <#ty as #p::SqlValue>::to_value(&self.#field),)
+    });
+    quote! {
+        fn column_value(&self, index: usize) -> #p::Value {
+            match index {
+                #(#arms)*
+                _ => #p::no_such_column(#name, index),
+            }
+        }
+    }
+}
+
+fn set_column_value(model: &Model) -> TokenStream {
+    let p = private();
+    let name = model.ident.to_string();
+    let arms = model.columns.iter().enumerate().map(|(i, c)| {
+        let (field, ty) = (c.ident, c.ty);
+        quote!(#i => self.#field = <#ty as #p::SqlValue>::from_value(value)?,)
+    });
+    quote! {
+        fn set_column_value(
+            &mut self,
+            index: usize,
+            value: #p::Value,
+        ) -> ::core::result::Result<(), #p::ValueError> {
+            match index {
+                #(#arms)*
+                _ => #p::no_such_column(#name, index),
+            }
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+fn from_values(model: &Model) -> TokenStream {
+    let p = private();
+    let count = model.columns.len();
+    let expected = format!("{count} column values for `{}`", model.ident);
+    let columns = model.columns.iter().map(|c| {
+        let (field, ty) = (c.ident, c.ty);
+        quote! {
+            #field: <#ty as #p::SqlValue>::from_value(
+                values.next().unwrap_or(#p::Value::Null)
+            )?,
+        }
+    });
+    let relations = model.relations.iter().map(|r| {
+        let field = r.ident;
+        quote!(#field: ::core::default::Default::default(),)
+    });
+    quote! {
+        fn from_values(
+            values: ::std::vec::Vec<#p::Value>,
+        ) -> ::core::result::Result<Self, #p::ValueError> {
+            if values.len() != #count {
+                return ::core::result::Result::Err(#p::ValueError {
+                    expected: #expected,
+                    found: ::std::format!("{} values", values.len()),
+                });
+            }
+            let mut values = values.into_iter();
+            ::core::result::Result::Ok(Self { #(#columns)* #(#relations)* })
+        }
+    }
+}
+
+fn relations(model: &Model) -> TokenStream {
+    let p = private();
+    let name = model.ident.to_string();
+    let indices: Vec<usize> = (0..model.relations.len()).collect();
+    let fields: Vec<_> = model.relations.iter().map(|r| r.ident).collect();
+    let types: Vec<_> = model.relations.iter().map(|r| r.ty).collect();
+    quote! {
+        fn relation(&self, index: usize) -> &#p::RelSlot {
+            match index {
+                #(#indices => <#types as #p::Relationship>::slot(&self.#fields),)*
+                _ => #p::no_such_relation(#name, index),
+            }
+        }
+
+        fn relation_mut(&mut self, index: usize) -> &mut #p::RelSlot {
+            match index {
+                #(#indices => <#types as #p::Relationship>::slot_mut(&mut self.#fields),)*
+                _ => #p::no_such_relation(#name, index),
+            }
+        }
+    }
+}

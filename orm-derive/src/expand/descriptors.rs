@@ -1,0 +1,45 @@
+//! Typed descriptors: `User::NAME: Column<User, String>`, `User::ADDRESSES: Rel<User, HasMany<_>>`.
+
+use super::private;
+use crate::ast::Model;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+use syn::Ident;
+
+pub fn expand(model: &Model) -> TokenStream {
+    let p = private();
+    let ident = model.ident;
+    let columns = model.columns.iter().enumerate().map(|(i, c)| {
+        let (name, ty) = (constant_name(c.ident), c.ty);
+        let doc = format!("The `{}` column.", c.name);
+        quote! {
+            #[doc = #doc]
+            pub const #name: #p::Column<#ident, #ty> = #p::Column::new(#i);
+        }
+    });
+    let relations = model.relations.iter().enumerate().map(|(i, r)| {
+        let (name, ty) = (constant_name(r.ident), r.ty);
+        let doc = format!("The `{}` relationship.", r.ident.unraw());
+        quote! {
+            #[doc = #doc]
+            pub const #name: #p::Rel<#ident, #ty> = #p::Rel::new(#i);
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#columns)*
+            #(#relations)*
+        }
+    }
+}
+
+/// `user_id` -> `USER_ID` (raw identifiers lose their `r#`), spanned at the field.
+fn constant_name(field: &Ident) -> Ident {
+    format_ident!(
+        "{}",
+        field.unraw().to_string().to_uppercase(),
+        span = field.span()
+    )
+}

@@ -1,0 +1,53 @@
+//! On invalid input: a placeholder `impl Model` so that the user sees only the real errors, not
+//! a cascade of "`User` is not a model" errors wherever the type is used.
+
+use super::private;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::DeriveInput;
+
+pub fn expand(input: &DeriveInput) -> TokenStream {
+    // A generic struct would need its parameters repeated; the error already covers it.
+    if !input.generics.params.is_empty() || !matches!(input.data, syn::Data::Struct(_)) {
+        return TokenStream::new();
+    }
+    let p = private();
+    let ident = &input.ident;
+    let name = ident.to_string();
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #p::Model for #ident {
+                const META: &'static #p::ModelMeta = &#p::ModelMeta {
+                    name: #name,
+                    table: #name,
+                    columns: &[],
+                    primary_key: &[],
+                    foreign_keys: &[],
+                    relationships: &[],
+                };
+                fn column_value(&self, index: usize) -> #p::Value {
+                    #p::no_such_column(#name, index)
+                }
+                fn set_column_value(
+                    &mut self,
+                    index: usize,
+                    _: #p::Value,
+                ) -> ::core::result::Result<(), #p::ValueError> {
+                    #p::no_such_column(#name, index)
+                }
+                fn from_values(
+                    _: ::std::vec::Vec<#p::Value>,
+                ) -> ::core::result::Result<Self, #p::ValueError> {
+                    #p::no_such_column(#name, 0)
+                }
+                fn relation(&self, index: usize) -> &#p::RelSlot {
+                    #p::no_such_relation(#name, index)
+                }
+                fn relation_mut(&mut self, index: usize) -> &mut #p::RelSlot {
+                    #p::no_such_relation(#name, index)
+                }
+            }
+        };
+    }
+}

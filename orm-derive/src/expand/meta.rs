@@ -1,0 +1,149 @@
+//! `Model::META`: the static description of the table.
+
+use super::private;
+use crate::ast::{Column, Model, RelKind, Relation};
+use crate::attr::{OnDelete, PassiveDeletes};
+use crate::cascade::Cascade;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+pub fn expand(model: &Model) -> TokenStream {
+    let p = private();
+    let name = model.ident.to_string();
+    let table = &model.table;
+    let sole_pk = model.columns.iter().filter(|c| c.attrs.primary_key).count() == 1;
+    let columns = model.columns.iter().map(|c| column(c, sole_pk));
+    let primary_key = model
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.attrs.primary_key);
+    let primary_key = primary_key.map(|(i, _)| i);
+    let foreign_keys = model
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| foreign_key(i, c));
+    let relationships = model.relations.iter().map(relationship);
+    quote! {
+        &#p::ModelMeta {
+            name: #name,
+            table: #table,
+            columns: &[#(#columns),*],
+            primary_key: &[#(#primary_key),*],
+            foreign_keys: &[#(#foreign_keys),*],
+            relationships: &[#(#relationships),*],
+        }
+    }
+}
+
+fn column(column: &Column, sole_pk: bool) -> TokenStream {
+    let p = private();
+    let ty = column.ty;
+    let field = column.ident.to_string();
+    let name = &column.name;
+    let primary_key = column.attrs.primary_key;
+    let generated = primary_key && sole_pk;
+    let unique = column.attrs.unique;
+    let indexed = column.attrs.index || column.attrs.foreign_key.is_some();
+    quote! {
+        #p::ColumnMeta {
+            field: #field,
+            name: #name,
+            sql_type: <#ty as #p::SqlValue>::SQL_TYPE,
+            nullable: <#ty as #p::SqlValue>::NULLABLE && !#primary_key,
+            primary_key: #primary_key,
+            generated: #p::generated_key::<#ty>(#generated),
+            unique: #unique,
+            indexed: #indexed,
+        }
+    }
+}
+
+fn foreign_key(index: usize, column: &Column) -> Option<TokenStream> {
+    let p = private();
+    let fk = &column.attrs.foreign_key.as_ref()?.value;
+    let (table, target_column) = (&fk.table, &fk.column);
+    let rule = match column.attrs.on_delete.as_ref().map(|o| o.value) {
+        None | Some(OnDelete::NoAction) => quote!(NoAction),
+        Some(OnDelete::Restrict) => quote!(Restrict),
+        Some(OnDelete::Cascade) => quote!(Cascade),
+        Some(OnDelete::SetNull) => quote!(SetNull),
+    };
+    Some(quote! {
+        #p::ForeignKeyMeta {
+            column: #index,
+            target_table: #table,
+            target_column: #target_column,
+            on_delete: #p::OnDelete::#rule,
+        }
+    })
+}
+
+fn relationship(relation: &Relation) -> TokenStream {
+    let p = private();
+    let ty = relation.ty;
+    let field = relation.ident.to_string();
+    let attrs = &relation.attrs;
+    let cascade = cascade(attrs.cascade.as_ref().map(|c| c.value));
+    let back_populates = option_str(attrs.back_populates.as_ref().map(|l| l.value()));
+    let passive = match attrs.passive_deletes.as_ref().map(|p| p.value) {
+        None | Some(PassiveDeletes::Off) => quote!(Off),
+        Some(PassiveDeletes::Unloaded) => quote!(Unloaded),
+        Some(PassiveDeletes::All) => quote!(All),
+    };
+    let single_parent = attrs.single_parent;
+    let foreign_key = option_str(attrs.foreign_key.as_ref().map(|l| l.value()));
+    let through = match (&attrs.through, relation.kind) {
+        (Some(through), RelKind::ManyToMany) => quote!(::core::option::Option::Some(
+            #p::meta_of::<#through> as fn() -> &'static #p::ModelMeta
+        )),
+        _ => quote!(::core::option::Option::None),
+    };
+    quote! {
+        #p::RelationshipMeta {
+            field: #field,
+            kind: <#ty as #p::Relationship>::KIND,
+            target: #p::meta_of::<<#ty as #p::Relationship>::Target>,
+            cascade: #cascade,
+            back_populates: #back_populates,
+            passive_deletes: #p::PassiveDeletes::#passive,
+            single_parent: #single_parent,
+            foreign_key: #foreign_key,
+            through: #through,
+        }
+    }
+}
+
+/// `Cascade::DEFAULT`, or a `union` chain of the runtime constants.
+fn cascade(cascade: Option<Cascade>) -> TokenStream {
+    let p = private();
+    let cascade = cascade.unwrap_or(Cascade::DEFAULT);
+    if cascade == Cascade::DEFAULT {
+        return quote!(#p::Cascade::DEFAULT);
+    }
+    let base = if cascade.contains(Cascade::ALL) {
+        Cascade::ALL
+    } else {
+        Cascade::NONE
+    };
+    let mut tokens = if base == Cascade::ALL {
+        quote!(#p::Cascade::ALL)
+    } else {
+        quote!(#p::Cascade::NONE)
+    };
+    for (flag, name) in Cascade::FLAGS.iter().filter(|(f, _)| !base.contains(*f)) {
+        if cascade.contains(*flag) {
+            let name = format_ident!("{}", name);
+            tokens = quote!(#tokens.union(#p::Cascade::#name));
+        }
+    }
+    tokens
+}
+
+fn option_str(value: Option<String>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}

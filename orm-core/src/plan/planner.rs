@@ -196,10 +196,9 @@ impl<'a> Planner<'a> {
                 }
             }
             Resolved::Parent(link) => {
-                if owner_pending
-                    || !removed.is_empty()
-                    || held.iter().any(|m| !original.contains(m))
-                {
+                // Only a reference changed in memory speaks; an untouched one leaves the key as
+                // the object (or its parent's collection) set it.
+                if !removed.is_empty() || held.iter().any(|m| !original.contains(m)) {
                     let src = match held.first() {
                         Some(&target) => self.source(target, link.parent_column),
                         None => KeySrc::Value(Value::Null),

@@ -19,3 +19,7 @@ pub fn init_logging() {
         .with_test_writer()
         .try_init();
 }
+
+/// The user guide's chapters, compiled and run as doctests.
+#[cfg(doctest)]
+pub mod guide;

@@ -159,14 +159,17 @@ pub enum Error {
         child_key: String,
     },
 
-    /// Deleting would require nulling a foreign key that cannot be NULL (SEMANTICS D6).
+    /// A flush would have to null a foreign key that cannot be NULL (SEMANTICS D6); refused
+    /// before any write.
     #[error(
-        "deleting `{parent}` would set `{child}.{column}` to NULL through `{parent}::{field}`, \
-         but that column {reason}; declare `cascade = \"all, delete-orphan\"` on `{parent}::{field}` \
-         or `on_delete = \"cascade\"` on the foreign key"
+        "{when} would set `{child}.{column}` to NULL through `{parent}::{field}`, but that column \
+         {reason}; declare `cascade = \"all, delete-orphan\"` on `{parent}::{field}` or \
+         `on_delete = \"cascade\"` on the foreign key"
     )]
     WouldNullRequiredKey {
-        /// The parent model being deleted.
+        /// What triggers the nulling ("deleting `User` 5", "removing a child from the collection").
+        when: String,
+        /// The parent model.
         parent: &'static str,
         /// The one-to-many field.
         field: &'static str,

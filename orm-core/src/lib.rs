@@ -17,6 +17,9 @@
 //! assert_eq!(User::META.columns[1].name, "name");
 //! ```
 
+// Lets the derive's `::orm_core::...` paths resolve inside this crate's own tests.
+extern crate self as orm_core;
+
 pub mod backend;
 pub mod column;
 pub mod error;

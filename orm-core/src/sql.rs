@@ -279,6 +279,37 @@ pub(crate) fn update(
     b.finish()
 }
 
+/// `UPDATE t SET c = CASE pk WHEN ? THEN ? ... END, ... WHERE pk IN (...)`: many rows, each
+/// with its own values, in one statement (single-column primary keys).
+pub(crate) fn update_many(
+    dialect: &'static Dialect,
+    meta: &ModelMeta,
+    columns: &[usize],
+    rows: &[(Value, Vec<Value>)],
+) -> Statement {
+    let key = meta.columns[meta.primary_key[0]].name;
+    let mut b = SqlBuilder::new(dialect);
+    b.push("UPDATE ").ident(meta.table).push(" SET ");
+    b.list(columns.iter().enumerate(), |b, (i, &column)| {
+        b.ident(meta.columns[column].name)
+            .push(" = CASE ")
+            .ident(key);
+        for (k, values) in rows {
+            b.push(" WHEN ")
+                .param(k.clone())
+                .push(" THEN ")
+                .param(values[i].clone());
+        }
+        b.push(" END");
+    });
+    b.push(" WHERE ").ident(key).push(" IN (");
+    b.list(rows.iter(), |b, (k, _)| {
+        b.param(k.clone());
+    });
+    b.push(")");
+    b.finish()
+}
+
 /// The SQL type name of a column for `dialect`.
 pub(crate) fn type_name(dialect: &Dialect, ty: SqlType) -> &'static str {
     let names = &dialect.type_names;

@@ -11,12 +11,14 @@
 pub(crate) mod planner;
 pub(crate) mod preview;
 pub(crate) mod rowset;
+#[cfg(test)]
+mod tests;
 
 use crate::meta::ModelMeta;
 use crate::model::ObjId;
 use crate::value::Value;
 use rowset::RowSet;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Where a value written by the flush comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +41,12 @@ pub(crate) struct Refusal {
 
 impl Refusal {
     pub(crate) fn error(&self) -> crate::Error {
+        self.error_when(format!("deleting `{}`", self.parent))
+    }
+
+    pub(crate) fn error_when(&self, when: String) -> crate::Error {
         crate::Error::WouldNullRequiredKey {
+            when,
             parent: self.parent,
             field: self.field,
             child: self.child,
@@ -54,8 +61,12 @@ impl Refusal {
 pub(crate) enum Step {
     /// Fails the flush, before any write, if the set has rows.
     Guard { set: RowSet, refusal: Refusal },
-    /// Writes the changed columns of one persistent object.
-    Update { object: ObjId, columns: Vec<usize> },
+    /// Writes the same changed columns of persistent objects of one model.
+    Update {
+        model: &'static ModelMeta,
+        columns: Vec<usize>,
+        objects: Vec<ObjId>,
+    },
     /// Deletes a set of rows.
     Delete { set: RowSet },
     /// Sets a foreign key to NULL on a set of rows.
@@ -85,6 +96,8 @@ pub(crate) struct Plan {
     pub expunged: Vec<ObjId>,
     /// Foreign-key values synchronised from relationships into objects.
     pub sync: HashMap<ObjId, Vec<(usize, KeySrc)>>,
+    /// Foreign keys of new rows inserted as NULL and set by an UPDATE after the inserts.
+    pub deferred: HashSet<(ObjId, usize)>,
 }
 
 impl Plan {

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 pub(crate) fn plan_flush(arena: &Arena, unloaded_roots: Vec<RowSet>) -> Result<Plan> {
     let mut planner = Planner::new(arena);
     planner.sync_relationships()?;
-    planner.resolve_removals();
+    planner.resolve_removals()?;
     planner.find_pending_orphans()?;
     planner.close_deletes()?;
     planner.plan_early_updates();
@@ -178,16 +178,18 @@ impl<'a> Planner<'a> {
                 .or_default()
                 .push(owner);
         }
-        let added: Vec<ObjId> = held
-            .iter()
-            .copied()
-            .filter(|m| owner_pending || !original.contains(m))
-            .collect();
-        let removed: Vec<ObjId> = original
-            .iter()
-            .copied()
-            .filter(|m| !held.contains(m))
-            .collect();
+        let (added, removed): (Vec<ObjId>, Vec<ObjId>) = if !owner_pending && held == original {
+            (Vec::new(), Vec::new()) // the common case: an untouched collection
+        } else {
+            let before: HashSet<ObjId> = original.iter().copied().collect();
+            let after: HashSet<ObjId> = held.iter().copied().collect();
+            let added = held
+                .iter()
+                .copied()
+                .filter(|m| owner_pending || !before.contains(m));
+            let removed = original.iter().copied().filter(|m| !after.contains(m));
+            (added.collect(), removed.collect())
+        };
         match resolved {
             Resolved::Children(link) => {
                 for member in added {
@@ -253,7 +255,7 @@ impl<'a> Planner<'a> {
 
     /// A child removed from a collection is deleted (delete-orphan), moved (attached elsewhere by
     /// flush time, D7), or detached (its foreign key set to NULL).
-    fn resolve_removals(&mut self) {
+    fn resolve_removals(&mut self) -> Result<()> {
         let removals = std::mem::take(&mut self.removals);
         for removal in &removals {
             if self.arena.get(removal.member).is_none_or(|e| !e.is_live()) {
@@ -272,6 +274,13 @@ impl<'a> Planner<'a> {
                     }
                     if orphan_delete {
                         self.roots.push(removal.member);
+                    } else if let Some(reason) = link.null_refusal() {
+                        let owner = self.arena.entry(removal.owner).meta();
+                        let when = format!(
+                            "removing a `{}` from `{}::{}`",
+                            link.child.name, owner.name, removal.rel.field
+                        );
+                        return Err(refusal(owner, removal.rel, link, reason).error_when(when));
                     } else {
                         self.set_sync(removal.member, link.fk_column, KeySrc::Value(Value::Null));
                     }
@@ -284,6 +293,7 @@ impl<'a> Planner<'a> {
             }
         }
         self.removals = removals;
+        Ok(())
     }
 
     /// A pending object that no delete-orphan parent holds is never inserted (SEMANTICS §1).
@@ -496,10 +506,7 @@ impl<'a> Planner<'a> {
             if late {
                 self.late_updates.push(id);
             } else {
-                self.plan.steps.push(Step::Update {
-                    object: id,
-                    columns,
-                });
+                self.push_update(id, columns);
             }
         }
     }
@@ -507,11 +514,30 @@ impl<'a> Planner<'a> {
     fn plan_late_updates(&mut self) {
         for id in std::mem::take(&mut self.late_updates) {
             let (columns, _) = self.changes(id);
-            self.plan.steps.push(Step::Update {
-                object: id,
-                columns,
-            });
+            self.push_update(id, columns);
         }
+    }
+
+    /// Adds an object to the previous update step when it changes the same columns of the same
+    /// model: the executor writes such a group with one statement per chunk.
+    fn push_update(&mut self, id: ObjId, columns: Vec<usize>) {
+        let model = self.arena.entry(id).meta();
+        if let Some(Step::Update {
+            model: m,
+            columns: c,
+            objects,
+        }) = self.plan.steps.last_mut()
+        {
+            if m.same(model) && *c == columns {
+                objects.push(id);
+                return;
+            }
+        }
+        self.plan.steps.push(Step::Update {
+            model,
+            columns,
+            objects: vec![id],
+        });
     }
 
     // ---- deletes: set-based statements ----
@@ -588,6 +614,7 @@ impl<'a> Planner<'a> {
         }
         path.push(model.table);
         let set = self.widen_to_subtree(set)?;
+        self.break_mutual_keys(&set)?;
         for index in 0..model.relationships.len() {
             let resolved = self.resolve(model, index)?;
             self.dependents(&set, &model.relationships[index], resolved, path)?;
@@ -595,6 +622,53 @@ impl<'a> Planner<'a> {
         self.plan.steps.push(Step::Delete { set });
         path.pop();
         Ok(())
+    }
+
+    /// Rows that reference rows their own cascade deletes (mutual foreign keys) have that key
+    /// nulled first, in its own UPDATE (SQLAlchemy's `post_update`); else neither delete could run.
+    fn break_mutual_keys(&mut self, set: &RowSet) -> Result<()> {
+        let model = set.model();
+        for fk in model.foreign_keys {
+            let column = &model.columns[fk.column];
+            if fk.target_table == model.table || !column.nullable {
+                continue;
+            }
+            if self.cascade_reaches(model, fk.target_table)? {
+                self.plan.steps.push(Step::Nullify {
+                    set: set.clone(),
+                    column: fk.column,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether deleting rows of `model` deletes rows of `table` through delete cascades.
+    fn cascade_reaches(&mut self, model: &'static ModelMeta, table: &str) -> Result<bool> {
+        let mut seen: Vec<&'static str> = vec![model.table];
+        let mut work = vec![model];
+        while let Some(m) = work.pop() {
+            for index in 0..m.relationships.len() {
+                let rel = &m.relationships[index];
+                let Resolved::Children(link) = self.resolve(m, index)? else {
+                    continue;
+                };
+                let deletes =
+                    rel.cascade.contains(Cascade::DELETE) || link.on_delete() == OnDelete::Cascade;
+                if !deletes
+                    || rel.passive_deletes == PassiveDeletes::All
+                    || seen.contains(&link.child.table)
+                {
+                    continue;
+                }
+                if link.child.table == table {
+                    return Ok(true);
+                }
+                seen.push(link.child.table);
+                work.push(link.child);
+            }
+        }
+        Ok(false)
     }
 
     /// A self-referential one-to-many with `delete` deletes whole subtrees in one statement.
@@ -757,6 +831,39 @@ impl<'a> Planner<'a> {
                 });
             }
         }
+        self.defer_forward_references();
+    }
+
+    /// A pending row whose foreign key points at a row inserted later in this flush (mutual
+    /// foreign keys between new rows) is inserted with NULL there and updated after the inserts.
+    fn defer_forward_references(&mut self) {
+        let mut position: HashMap<ObjId, usize> = HashMap::new();
+        for (i, step) in self.plan.steps.iter().enumerate() {
+            if let Step::Insert { objects, .. } = step {
+                position.extend(objects.iter().map(|o| (*o, i)));
+            }
+        }
+        let mut deferred: Vec<(ObjId, usize)> = Vec::new();
+        for (&id, list) in &self.plan.sync {
+            let Some(&mine) = position.get(&id) else {
+                continue;
+            };
+            for (column, src) in list {
+                if let KeySrc::KeyOf { object, .. } = src {
+                    if position
+                        .get(object)
+                        .is_some_and(|&theirs| theirs >= mine && *object != id)
+                    {
+                        deferred.push((id, *column));
+                    }
+                }
+            }
+        }
+        deferred.sort();
+        for &(object, column) in &deferred {
+            self.push_update(object, vec![column]);
+        }
+        self.plan.deferred.extend(deferred);
     }
 
     /// Splits pending objects of a self-referential model so that parents are inserted first.

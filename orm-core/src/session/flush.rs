@@ -27,6 +27,12 @@ impl Session {
             .filter(|(_, e)| e.is_live())
             .map(|(id, _)| id)
             .collect();
+        self.cascade_save_update_from(ids)
+    }
+
+    /// The save-update cascade starting from `ids` only (adding one object must not rescan the
+    /// whole session).
+    pub(crate) fn cascade_save_update_from(&mut self, ids: Vec<ObjId>) -> Result<()> {
         let mut work = ids;
         while let Some(id) = work.pop() {
             let meta = self.arena.entry(id).meta();
@@ -187,17 +193,12 @@ impl Session {
                     return Err(refusal.error());
                 }
             }
-            Step::Update { object, columns } => {
-                let entry = self.arena.entry(*object);
-                let meta = entry.meta();
-                let set = columns
-                    .iter()
-                    .map(|&c| (c, self.value_for(plan, generated, *object, c)))
-                    .collect();
-                let key = entry.key().unwrap_or_default();
-                let statement = sql::update(dialect, meta, set, &key);
-                self.db
-                    .execute_in(tx, &statement, Context::new(Action::Update, meta.table))
+            Step::Update {
+                model,
+                columns,
+                objects,
+            } => {
+                self.update_objects(tx, plan, model, columns, objects, generated)
                     .await?;
             }
             Step::Delete { set } => {
@@ -277,7 +278,7 @@ impl Session {
                 .map(|&id| {
                     columns
                         .iter()
-                        .map(|&c| self.value_for(plan, generated, id, c))
+                        .map(|&c| self.insert_value(plan, generated, id, c))
                         .collect()
                 })
                 .collect();
@@ -331,6 +332,72 @@ impl Session {
             .into_iter()
             .filter_map(|row| row.into_iter().next())
             .collect())
+    }
+
+    /// Writes changed columns: one statement per object, or for a group of objects of a model
+    /// with a single-column key, one `CASE` statement per chunk.
+    async fn update_objects(
+        &self,
+        tx: &mut Box<dyn Transaction>,
+        plan: &Plan,
+        model: &'static ModelMeta,
+        columns: &[usize],
+        objects: &[ObjId],
+        generated: &Generated,
+    ) -> Result<()> {
+        let dialect = self.db.dialect();
+        let ctx = Context::new(Action::Update, model.table);
+        let rows: Vec<(Value, Vec<Value>)> = objects
+            .iter()
+            .map(|&id| {
+                let key = self.key_after_inserts(id, generated);
+                let values = columns
+                    .iter()
+                    .map(|&c| self.value_for(plan, generated, id, c))
+                    .collect();
+                (key.into_iter().next().unwrap_or(Value::Null), values)
+            })
+            .collect();
+        if objects.len() == 1 || model.primary_key.len() != 1 {
+            for &id in objects {
+                let set = columns
+                    .iter()
+                    .map(|&c| (c, self.value_for(plan, generated, id, c)))
+                    .collect();
+                let key = self.key_after_inserts(id, generated);
+                self.db
+                    .execute_in(tx, &sql::update(dialect, model, set, &key), ctx)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let per_row = 2 * columns.len() + 1;
+        for chunk in rows.chunks((dialect.max_params / per_row).max(1)) {
+            let statement = sql::update_many(dialect, model, columns, chunk);
+            self.db.execute_in(tx, &statement, ctx).await?;
+        }
+        Ok(())
+    }
+
+    /// The primary key of an object, including a key generated earlier in this flush.
+    fn key_after_inserts(&self, id: ObjId, generated: &Generated) -> Vec<Value> {
+        let entry = self.arena.entry(id);
+        let meta = entry.meta();
+        meta.primary_key
+            .iter()
+            .map(|&c| match generated.get(&id) {
+                Some(key) if meta.columns[c].generated => key.clone(),
+                _ => entry.obj.column_value(c),
+            })
+            .collect()
+    }
+
+    /// The value an INSERT writes: NULL for a key deferred to an update after the inserts.
+    fn insert_value(&self, plan: &Plan, generated: &Generated, id: ObjId, column: usize) -> Value {
+        if plan.deferred.contains(&(id, column)) {
+            return Value::Null;
+        }
+        self.value_for(plan, generated, id, column)
     }
 
     /// The value column `column` of `id` is written with: synchronised foreign key, else its own.
@@ -396,8 +463,8 @@ impl Session {
                         self.arena.register_key(id);
                     }
                 }
-                Step::Update { object, .. } => {
-                    touched.insert(*object);
+                Step::Update { objects, .. } => {
+                    touched.extend(objects.iter().copied());
                 }
                 _ => {}
             }
@@ -430,13 +497,17 @@ impl Session {
             .map(|(id, _)| id)
             .collect();
         let mut index: HashMap<(&'static str, usize), HashMap<Value, Vec<ObjId>>> = HashMap::new();
+        let mut links: HashMap<(&'static str, usize), Option<Resolved>> = HashMap::new();
         for &id in &live {
             let meta = self.arena.entry(id).meta();
             for rel_index in 0..meta.relationships.len() {
                 if !self.arena.entry(id).obj.relation(rel_index).loaded {
                     continue;
                 }
-                let Ok(resolved) = schema::resolve(meta, &meta.relationships[rel_index]) else {
+                let resolved = *links
+                    .entry((meta.table, rel_index))
+                    .or_insert_with(|| schema::resolve(meta, &meta.relationships[rel_index]).ok());
+                let Some(resolved) = resolved else {
                     continue;
                 };
                 let members = self.reconciled_members(id, rel_index, resolved, &live, &mut index);
@@ -483,16 +554,13 @@ impl Session {
                         }
                         map
                     });
-                let referencing = by_fk.get(&key).cloned().unwrap_or_default();
-                let mut members: Vec<ObjId> = current
-                    .into_iter()
-                    .filter(|m| referencing.contains(m))
-                    .collect();
-                for id in referencing {
-                    if !members.contains(&id) {
-                        members.push(id);
-                    }
-                }
+                let referencing: &[ObjId] = by_fk.get(&key).map_or(&[], Vec::as_slice);
+                let still: HashSet<ObjId> = referencing.iter().copied().collect();
+                // Keep the collection's order; children that now reference it come last.
+                let mut members: Vec<ObjId> =
+                    current.into_iter().filter(|m| still.contains(m)).collect();
+                let kept: HashSet<ObjId> = members.iter().copied().collect();
+                members.extend(referencing.iter().copied().filter(|id| !kept.contains(id)));
                 members
             }
             Resolved::Parent(link) => {
@@ -587,18 +655,22 @@ impl Session {
                     );
                     out.record("insert", model.table, sql, objects.len() as u64);
                 }
-                Step::Update { object, columns } => {
-                    let meta = self.arena.entry(*object).meta();
-                    let names: Vec<&str> = columns.iter().map(|&c| meta.columns[c].name).collect();
+                Step::Update {
+                    model,
+                    columns,
+                    objects,
+                } => {
+                    let names: Vec<&str> = columns.iter().map(|&c| model.columns[c].name).collect();
                     out.record(
                         "update",
-                        meta.table,
+                        model.table,
                         format!(
-                            "UPDATE \"{}\" SET {} WHERE <key>",
-                            meta.table,
-                            names.join(", ")
+                            "UPDATE \"{}\" SET {} WHERE <key> ({} rows)",
+                            model.table,
+                            names.join(", "),
+                            objects.len()
                         ),
-                        1,
+                        objects.len() as u64,
                     );
                 }
                 Step::AssocInsert { model, rows, .. } => {

@@ -125,7 +125,7 @@ impl Session {
     pub fn add<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
         self.register::<T>()?;
         let id = self.insert_pending(Box::new(object));
-        self.cascade_save_update()?;
+        self.cascade_save_update_from(vec![id])?;
         Ok(Handle::new(self.id, id))
     }
 

@@ -1,0 +1,324 @@
+//! The planner is a pure function: these tests build session states by hand and read the plan,
+//! rendered for SQLite, without any database.
+
+use super::planner::plan_flush;
+use super::rowset;
+use super::{KeySrc, Plan, Step};
+use crate::backend::dialects::SQLITE;
+use crate::model::{Member, Model, ObjId};
+use crate::prelude::*;
+use crate::session::state::{Arena, Entry, ObjectState};
+use crate::value::Value;
+
+#[derive(Model, Debug)]
+#[model(table = "parent")]
+struct Parent {
+    #[column(primary_key)]
+    id: Option<i64>,
+    #[relationship(back_populates = "parent", cascade = "all, delete-orphan")]
+    children: HasMany<Child>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "child")]
+struct Child {
+    #[column(primary_key)]
+    id: Option<i64>,
+    #[column(foreign_key = "parent.id")]
+    parent_id: Option<i64>,
+    #[relationship(back_populates = "children")]
+    parent: BelongsTo<Parent>,
+    #[relationship(cascade = "all")]
+    toys: HasMany<Toy>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "toy")]
+struct Toy {
+    #[column(primary_key)]
+    id: Option<i64>,
+    #[column(foreign_key = "child.id")]
+    child_id: Option<i64>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "node")]
+struct Node {
+    #[column(primary_key)]
+    id: Option<i64>,
+    #[column(foreign_key = "node.id")]
+    parent_id: Option<i64>,
+    #[relationship(cascade = "all, delete-orphan")]
+    children: HasMany<Node>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "folder")]
+struct Folder {
+    #[column(primary_key)]
+    id: Option<i64>,
+    #[column(foreign_key = "folder.id")]
+    parent_id: Option<i64>,
+    #[relationship]
+    children: HasMany<Folder>,
+}
+
+fn persistent<T: Model>(arena: &mut Arena, object: T) -> ObjId {
+    let snapshot = (0..T::META.columns.len())
+        .map(|c| object.column_value(c))
+        .collect();
+    arena.insert(Entry {
+        obj: Box::new(object),
+        state: ObjectState::Persistent,
+        marked_delete: false,
+        snapshot,
+        expired: false,
+        added_in_tx: false,
+    })
+}
+
+fn pending<T: Model>(arena: &mut Arena, object: T) -> ObjId {
+    let id = arena.insert(Entry {
+        obj: Box::new(object),
+        state: ObjectState::Pending,
+        marked_delete: false,
+        snapshot: Vec::new(),
+        expired: false,
+        added_in_tx: true,
+    });
+    for index in 0..T::META.relationships.len() {
+        arena.entry_mut(id).obj.relation_mut(index).loaded = true;
+    }
+    id
+}
+
+fn parent(id: i64) -> Parent {
+    Parent {
+        id: Some(id),
+        children: HasMany::new(),
+    }
+}
+
+fn child(id: i64, parent: i64) -> Child {
+    Child {
+        id: Some(id),
+        parent_id: Some(parent),
+        parent: BelongsTo::new(),
+        toys: HasMany::new(),
+    }
+}
+
+fn load(arena: &mut Arena, owner: ObjId, index: usize, members: &[ObjId]) {
+    let slot = arena.entry_mut(owner).obj.relation_mut(index);
+    slot.loaded = true;
+    slot.members = members.iter().map(|m| Member::Held(*m)).collect();
+    slot.original = members.to_vec();
+}
+
+/// The plan's statements as SQL text (inserts and updates by their kind).
+fn sql(plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|step| match step {
+            Step::Delete { set } => rowset::delete(&SQLITE, set).sql,
+            Step::Nullify { set, column } => rowset::nullify(&SQLITE, set, *column).sql,
+            Step::Guard { set, .. } => format!("GUARD {}", rowset::count(&SQLITE, set).sql),
+            Step::Insert { model, objects } => format!("INSERT {} x{}", model.table, objects.len()),
+            Step::Update {
+                columns, objects, ..
+            } => format!("UPDATE {columns:?} x{}", objects.len()),
+            Step::AssocInsert { model, rows, .. } => {
+                format!("ASSOC {} x{}", model.table, rows.len())
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn deleting_a_parent_that_is_not_loaded_costs_one_statement_per_level() {
+    let mut arena = Arena::default();
+    let p = persistent(&mut arena, parent(1));
+    arena.entry_mut(p).marked_delete = true;
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert_eq!(
+        sql(&plan),
+        [
+            r#"DELETE FROM "toy" WHERE "child_id" IN (SELECT "id" FROM "child" WHERE "parent_id" IN (?))"#,
+            r#"DELETE FROM "child" WHERE "parent_id" IN (?)"#,
+            r#"DELETE FROM "parent" WHERE "id" IN (?)"#,
+        ]
+    );
+    assert_eq!(plan.deleted, [p]);
+}
+
+#[test]
+fn loaded_children_are_deleted_in_memory_and_by_the_same_set_statement() {
+    let mut arena = Arena::default();
+    let p = persistent(&mut arena, parent(1));
+    let c1 = persistent(&mut arena, child(10, 1));
+    let c2 = persistent(&mut arena, child(11, 1));
+    load(&mut arena, p, 0, &[c1, c2]);
+    arena.entry_mut(p).marked_delete = true;
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert_eq!(
+        sql(&plan).len(),
+        3,
+        "no per-row statement for loaded children: {:?}",
+        sql(&plan)
+    );
+    let mut deleted = plan.deleted.clone();
+    deleted.sort();
+    assert_eq!(deleted, [p, c1, c2]);
+}
+
+#[test]
+fn a_child_moved_to_another_parent_before_the_flush_survives() {
+    let mut arena = Arena::default();
+    let p1 = persistent(&mut arena, parent(1));
+    let p2 = persistent(&mut arena, parent(2));
+    let c = persistent(&mut arena, child(10, 1));
+    load(&mut arena, p1, 0, &[]);
+    load(&mut arena, p2, 0, &[c]);
+    arena.entry_mut(p2).obj.relation_mut(0).original.clear();
+    arena.entry_mut(p1).marked_delete = true;
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    let statements = sql(&plan);
+    assert_eq!(
+        statements[0], "UPDATE [1] x1",
+        "the move runs before the cascade: {statements:?}"
+    );
+    assert!(!plan.deleted.contains(&c));
+}
+
+#[test]
+fn removing_from_a_delete_orphan_collection_deletes_the_child_by_key() {
+    let mut arena = Arena::default();
+    let p = persistent(&mut arena, parent(1));
+    let c1 = persistent(&mut arena, child(10, 1));
+    let c2 = persistent(&mut arena, child(11, 1));
+    load(&mut arena, p, 0, &[c1, c2]);
+    arena.entry_mut(p).obj.relation_mut(0).members.remove(1);
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert_eq!(
+        sql(&plan),
+        [
+            r#"DELETE FROM "toy" WHERE "child_id" IN (?)"#,
+            r#"DELETE FROM "child" WHERE "id" IN (?)"#,
+        ]
+    );
+    assert_eq!(plan.deleted, [c2]);
+}
+
+#[test]
+fn a_pending_orphan_is_never_inserted() {
+    let mut arena = Arena::default();
+    let c = pending(
+        &mut arena,
+        Child {
+            id: None,
+            parent_id: None,
+            parent: BelongsTo::new(),
+            toys: HasMany::new(),
+        },
+    );
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert!(plan.steps.is_empty(), "{:?}", sql(&plan));
+    assert_eq!(plan.expunged, [c]);
+}
+
+#[test]
+fn new_children_get_their_new_parents_generated_key() {
+    let mut arena = Arena::default();
+    let p = pending(
+        &mut arena,
+        Parent {
+            id: None,
+            children: HasMany::new(),
+        },
+    );
+    let c = pending(
+        &mut arena,
+        Child {
+            id: None,
+            parent_id: None,
+            parent: BelongsTo::new(),
+            toys: HasMany::new(),
+        },
+    );
+    arena
+        .entry_mut(p)
+        .obj
+        .relation_mut(0)
+        .members
+        .push(Member::Held(c));
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert_eq!(sql(&plan), ["INSERT parent x1", "INSERT child x1"]);
+    assert_eq!(
+        plan.sync[&c],
+        [(
+            1,
+            KeySrc::KeyOf {
+                object: p,
+                column: 0
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_self_referential_subtree_is_deleted_with_one_recursive_statement() {
+    let mut arena = Arena::default();
+    let root = persistent(
+        &mut arena,
+        Node {
+            id: Some(1),
+            parent_id: None,
+            children: HasMany::new(),
+        },
+    );
+    arena.entry_mut(root).marked_delete = true;
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    let statements = sql(&plan);
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    assert!(
+        statements[0].starts_with(r#"DELETE FROM "node" WHERE "id" IN (WITH RECURSIVE"#),
+        "{}",
+        statements[0]
+    );
+}
+
+#[test]
+fn deleting_a_middle_node_without_delete_cascade_reroots_only_its_direct_children() {
+    let mut arena = Arena::default();
+    let f = persistent(
+        &mut arena,
+        Folder {
+            id: Some(2),
+            parent_id: Some(1),
+            children: HasMany::new(),
+        },
+    );
+    arena.entry_mut(f).marked_delete = true;
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert_eq!(
+        sql(&plan),
+        [
+            r#"UPDATE "folder" SET "parent_id" = NULL WHERE "parent_id" IN (?)"#,
+            r#"DELETE FROM "folder" WHERE "id" IN (?)"#,
+        ]
+    );
+}
+
+#[test]
+fn key_lists_are_chunked_under_the_parameter_limit() {
+    let set = rowset::RowSet::Keys {
+        model: Child::META,
+        column: 0,
+        values: (0..70_000).map(Value::Integer).collect(),
+    };
+    let chunks = set.chunks(SQLITE.max_params);
+    assert_eq!(chunks.len(), 3);
+    assert!(chunks
+        .iter()
+        .all(|c| rowset::delete(&SQLITE, c).params.len() <= SQLITE.max_params));
+}

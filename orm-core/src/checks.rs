@@ -11,7 +11,6 @@
 
 use crate::meta::{ModelMeta, RelKind};
 use crate::model::Model;
-use crate::value::SqlValue;
 
 /// The metadata of each relationship's target, in relationship order. Implemented by the
 /// derive; read only by the const checks (a `fn` pointer in `RelationshipMeta` cannot be
@@ -20,12 +19,6 @@ pub trait RelationTargets: Model {
     /// `<Target as Model>::META` of each relationship field, in field order.
     const RELATION_TARGETS: &'static [&'static ModelMeta];
 }
-
-/// Fails to compile, at the caller's span, unless `T` can be stored in a column.
-pub const fn assert_sql_value<T: SqlValue>() {}
-
-/// Fails to compile, at the caller's span, unless `M` is a model.
-pub const fn assert_model<M: Model>() {}
 
 /// Reached only if generated code is inconsistent with its own metadata.
 #[track_caller]

@@ -123,7 +123,7 @@ impl<'a> Model<'a> {
                 self.relations.push(relation);
             }
             None if rel_attrs.attr.is_some() => {
-                let ty = field.ty.to_token_stream().to_string();
+                let ty = type_string(&field.ty);
                 let message = format!(
                     "`{ty}` is not a relationship type: {EXPECTED_RELATIONSHIP_TYPE} \
                      (or remove #[relationship] to make it a column)"
@@ -186,6 +186,22 @@ fn relationship_type(ty: &Type) -> Option<(RelKind, Option<&Type>)> {
     Some((kind, target))
 }
 
+/// A type as the user would write it, for messages: `Option<i64>`, not `Option < i64 >`.
+pub fn type_string(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (spaced, tight) in [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        ("& ", "&"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
+
 /// Rejects types that can never be a column; other types are checked against `SqlValue` by the
 /// compiler, at the type's span.
 fn check_column_type(cx: &Ctxt, ty: &Type) {
@@ -202,9 +218,10 @@ fn check_column_type(cx: &Ctxt, ty: &Type) {
         _ => return,
     };
     let message = format!(
-        "unsupported column type: {what} cannot be stored in a column; use an owned type \
-         (integers, f32, f64, bool, String, Vec<u8>, Option<T>, or a type that implements \
-         `SqlValue`), or {EXPECTED_RELATIONSHIP_TYPE} for a relationship"
+        "unsupported column type: {what} cannot be stored in a column; write an owned type \
+         (an integer, f32, f64, bool, String, Vec<u8>, Option<T> of these, or a type that \
+         implements `SqlValue`), or HasMany<T>, HasOne<T>, BelongsTo<T> or ManyToMany<T> \
+         for a relationship"
     );
     cx.error_spanned_by(ty, message);
 }

@@ -139,7 +139,7 @@ mod tests {
         let (cascade, result) = parse_str("delete, delete_orphan, bogus");
         assert_eq!(cascade, Cascade::DELETE);
         let messages: Vec<String> = result
-            .unwrap_err()
+            .expect_err("two unknown tokens")
             .into_iter()
             .map(|e| e.to_string())
             .collect();

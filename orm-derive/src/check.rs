@@ -6,8 +6,8 @@ use crate::ast::{Model, RelKind, Relation};
 use crate::attr::{OnDelete, PassiveDeletes};
 use crate::cascade::Cascade;
 use crate::ctxt::Ctxt;
-use quote::ToTokens;
 use std::collections::HashSet;
+use syn::ext::IdentExt;
 
 /// Runs every rule, recording each violation.
 pub fn check(cx: &Ctxt, model: &Model) {
@@ -105,13 +105,13 @@ fn no_delete_cascade_towards_the_parent(cx: &Ctxt, model: &Model, relation: &Rel
     };
     let deletes = cascade.value.contains(Cascade::DELETE);
     if relation.kind == RelKind::BelongsTo && deletes && !relation.attrs.single_parent {
-        let target = relation.target.to_token_stream().to_string();
+        let target = crate::ast::type_string(relation.target);
         let message = format!(
             "`delete` cascade on the BelongsTo field `{field}`: deleting one `{child}` would \
              delete the `{target}` it belongs to, which other `{child}` rows may share; \
              put `cascade = \"all, delete-orphan\"` on the parent's HasMany field instead \
              (or add `single_parent = true` if this is really one-to-one)",
-            field = relation.ident,
+            field = relation.ident.unraw(),
             child = model.ident,
         );
         cx.error(cascade.span, message);
@@ -144,7 +144,7 @@ fn through_matches_many_to_many(cx: &Ctxt, relation: &Relation) {
                 "a ManyToMany field needs its association model: add \
                  `#[relationship(through = AssocModel)]` naming a model with foreign keys to \
                  both tables (field `{}`)",
-                relation.ident
+                relation.ident.unraw()
             );
             cx.error_spanned_by(relation.ty, message);
         }

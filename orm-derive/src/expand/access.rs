@@ -1,6 +1,6 @@
 //! The `Model` methods that read and write fields by index.
 
-use super::private;
+use super::{private, relationship, sql_value};
 use crate::ast::Model;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -22,8 +22,8 @@ fn column_value(model: &Model) -> TokenStream {
     let p = private();
     let name = model.ident.to_string();
     let arms = model.columns.iter().enumerate().map(|(i, c)| {
-        let (field, ty) = (c.ident, c.ty);
-        quote!(#i => <#ty as #p::SqlValue>::to_value(&self.#field),)
+        let (field, to_value) = (c.ident, sql_value(c.ty, "to_value"));
+        quote!(#i => #to_value(&self.#field),)
     });
     quote! {
         fn column_value(&self, index: usize) -> #p::Value {
@@ -39,8 +39,8 @@ fn set_column_value(model: &Model) -> TokenStream {
     let p = private();
     let name = model.ident.to_string();
     let arms = model.columns.iter().enumerate().map(|(i, c)| {
-        let (field, ty) = (c.ident, c.ty);
-        quote!(#i => self.#field = <#ty as #p::SqlValue>::from_value(value)?,)
+        let (field, from_value) = (c.ident, sql_value(c.ty, "from_value"));
+        quote!(#i => self.#field = #from_value(value)?,)
     });
     quote! {
         fn set_column_value(
@@ -62,9 +62,9 @@ fn from_values(model: &Model) -> TokenStream {
     let count = model.columns.len();
     let expected = format!("{count} column values for `{}`", model.ident);
     let columns = model.columns.iter().map(|c| {
-        let (field, ty) = (c.ident, c.ty);
+        let (field, from_value) = (c.ident, sql_value(c.ty, "from_value"));
         quote! {
-            #field: <#ty as #p::SqlValue>::from_value(
+            #field: #from_value(
                 values.next().unwrap_or(#p::Value::Null)
             )?,
         }
@@ -94,18 +94,26 @@ fn relations(model: &Model) -> TokenStream {
     let name = model.ident.to_string();
     let indices: Vec<usize> = (0..model.relations.len()).collect();
     let fields: Vec<_> = model.relations.iter().map(|r| r.ident).collect();
-    let types: Vec<_> = model.relations.iter().map(|r| r.ty).collect();
+    let slots: Vec<_> = model
+        .relations
+        .iter()
+        .map(|r| relationship(r.ty, "slot"))
+        .collect();
+    let slots_mut = model
+        .relations
+        .iter()
+        .map(|r| relationship(r.ty, "slot_mut"));
     quote! {
         fn relation(&self, index: usize) -> &#p::RelSlot {
             match index {
-                #(#indices => <#types as #p::Relationship>::slot(&self.#fields),)*
+                #(#indices => #slots(&self.#fields),)*
                 _ => #p::no_such_relation(#name, index),
             }
         }
 
         fn relation_mut(&mut self, index: usize) -> &mut #p::RelSlot {
             match index {
-                #(#indices => <#types as #p::Relationship>::slot_mut(&mut self.#fields),)*
+                #(#indices => #slots_mut(&mut self.#fields),)*
                 _ => #p::no_such_relation(#name, index),
             }
         }

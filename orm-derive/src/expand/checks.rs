@@ -3,18 +3,15 @@
 //! over both models' `META` (spanned at the user's attribute). The verdicts come from const fns
 //! in `orm_core::checks`; the messages, naming both models, are built here.
 
-use super::private;
+use super::{private, relationship, sql_value, target_item};
 use crate::ast::{Model, RelKind, Relation};
 use crate::attr::OnDelete;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 pub fn expand(model: &Model) -> TokenStream {
-    let column_types = model.columns.iter().map(|c| {
-        let (p, ty) = (private(), c.ty);
-        quote_spanned!(ty.span()=> const _: () = #p::assert_sql_value::<#ty>();)
-    });
     let set_null = model
         .columns
         .iter()
@@ -23,13 +20,9 @@ pub fn expand(model: &Model) -> TokenStream {
     let relations = model.relations.iter().map(|r| {
         let back = back_populates(model, r);
         let link = link(model, r);
-        let p = private();
-        let target = r.target;
-        let is_model = quote_spanned!(target.span()=> const _: () = #p::assert_model::<#target>(););
-        quote!(#is_model #back #link)
+        quote!(#back #link)
     });
     quote! {
-        #(#column_types)*
         #(#set_null)*
         #targets
         #(#relations)*
@@ -50,10 +43,10 @@ fn type_name(ty: &syn::Type) -> String {
 fn relation_targets(model: &Model) -> TokenStream {
     let p = private();
     let ident = model.ident;
-    let targets = model.relations.iter().map(|r| {
-        let ty = r.ty;
-        quote!(<<#ty as #p::Relationship>::Target as #p::Model>::META)
-    });
+    let targets = model
+        .relations
+        .iter()
+        .map(|r| target_item(r.ty, "Model", "META"));
     quote! {
         #[automatically_derived]
         impl #p::RelationTargets for #ident {
@@ -84,15 +77,20 @@ fn verdict_assertion(
 fn back_populates(model: &Model, relation: &Relation) -> Option<TokenStream> {
     let lit = relation.attrs.back_populates.as_ref()?;
     let p = private();
-    let (this, ty, partner) = (model.ident, relation.ty, lit.value());
-    let field = relation.ident.to_string();
+    let (this, partner) = (model.ident, lit.value());
+    let (kind, target) = (
+        relationship(relation.ty, "KIND"),
+        target_item(relation.ty, "Model", "META"),
+    );
+    let targets = target_item(relation.ty, "RelationTargets", "RELATION_TARGETS");
+    let field = relation.ident.unraw().to_string();
     let verdict = quote! {
         #p::back_populates(
             <#this as #p::Model>::META,
             #field,
-            <#ty as #p::Relationship>::KIND,
-            <<#ty as #p::Relationship>::Target as #p::Model>::META,
-            <<#ty as #p::Relationship>::Target as #p::RelationTargets>::RELATION_TARGETS,
+            #kind,
+            #target,
+            #targets,
             #partner,
         )
     };
@@ -112,7 +110,7 @@ fn back_populates_messages(
 ) -> Vec<(&'static str, String)> {
     let this = model.ident.to_string();
     let target = type_name(relation.target);
-    let field = relation.ident.to_string();
+    let field = relation.ident.unraw().to_string();
     let here = format!("`back_populates = \"{partner}\"` on `{this}::{field}`");
     let write = format!("name the relationship field of `{target}` that points back at `{this}`");
     let pair = match relation.kind {
@@ -153,7 +151,11 @@ fn back_populates_messages(
 
 fn link(model: &Model, relation: &Relation) -> TokenStream {
     let p = private();
-    let (this, ty) = (model.ident, relation.ty);
+    let this = model.ident;
+    let (kind, target) = (
+        relationship(relation.ty, "KIND"),
+        target_item(relation.ty, "Model", "META"),
+    );
     let through = match (&relation.attrs.through, relation.kind) {
         (Some(through), RelKind::ManyToMany) => {
             quote!(::core::option::Option::Some(<#through as #p::Model>::META))
@@ -166,9 +168,9 @@ fn link(model: &Model, relation: &Relation) -> TokenStream {
     };
     let verdict = quote! {
         #p::link(
-            <#ty as #p::Relationship>::KIND,
+            #kind,
             <#this as #p::Model>::META,
-            <<#ty as #p::Relationship>::Target as #p::Model>::META,
+            #target,
             #through,
             #chosen,
         )
@@ -189,7 +191,7 @@ fn link(model: &Model, relation: &Relation) -> TokenStream {
 fn link_messages(model: &Model, relation: &Relation) -> Vec<(&'static str, String)> {
     let this = model.ident.to_string();
     let target = type_name(relation.target);
-    let field = format!("`{this}::{}`", relation.ident);
+    let field = format!("`{this}::{}`", relation.ident.unraw());
     let here_key = key_reference(model);
     let (holder, referenced) = match relation.kind {
         RelKind::BelongsTo => (this.clone(), format!("the table of `{target}`")),
@@ -266,14 +268,14 @@ fn set_null_nullable(model: &Model, column: &crate::ast::Column) -> Option<Token
     if on_delete.value != OnDelete::SetNull || column.attrs.primary_key {
         return None;
     }
-    let (p, ty) = (private(), column.ty);
+    let nullable = sql_value(column.ty, "NULLABLE");
     let message = format!(
         "`on_delete = \"set null\"` on `{}::{}`, a NOT NULL column: make the field an \
          `Option<...>`, or write `on_delete = \"cascade\"`",
         model.ident, column.ident
     );
     Some(quote_spanned! {on_delete.span=>
-        const _: () = if !<#ty as #p::SqlValue>::NULLABLE {
+        const _: () = if !#nullable {
             ::core::panic!(#message)
         };
     })

@@ -3,8 +3,9 @@
 use super::private;
 use crate::ast::Model;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::Ident;
 
 pub fn expand(model: &Model) -> TokenStream {
@@ -21,9 +22,11 @@ pub fn expand(model: &Model) -> TokenStream {
     let relations = model.relations.iter().enumerate().map(|(i, r)| {
         let (name, ty) = (constant_name(r.ident), r.ty);
         let doc = format!("The `{}` relationship.", r.ident.unraw());
+        // Spanned at the field type: a target that is not a model is reported there.
+        let new = quote_spanned!(ty.span()=> ::orm_core::__private::Rel::new(#i));
         quote! {
             #[doc = #doc]
-            pub const #name: #p::Rel<#ident, #ty> = #p::Rel::new(#i);
+            pub const #name: #p::Rel<#ident, #ty> = #new;
         }
     });
     quote! {

@@ -1,15 +1,16 @@
 //! `Model::META`: the static description of the table.
 
-use super::private;
+use super::{private, relationship, sql_value};
 use crate::ast::{Column, Model, RelKind, Relation};
 use crate::attr::{OnDelete, PassiveDeletes};
 use crate::cascade::Cascade;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 pub fn expand(model: &Model) -> TokenStream {
     let p = private();
-    let name = model.ident.to_string();
+    let name = model.ident.unraw().to_string();
     let table = &model.table;
     let sole_pk = model.columns.iter().filter(|c| c.attrs.primary_key).count() == 1;
     let columns = model.columns.iter().map(|c| column(c, sole_pk));
@@ -24,7 +25,7 @@ pub fn expand(model: &Model) -> TokenStream {
         .iter()
         .enumerate()
         .filter_map(|(i, c)| foreign_key(i, c));
-    let relationships = model.relations.iter().map(relationship);
+    let relationships = model.relations.iter().map(relationship_meta);
     quote! {
         &#p::ModelMeta {
             name: #name,
@@ -40,7 +41,8 @@ pub fn expand(model: &Model) -> TokenStream {
 fn column(column: &Column, sole_pk: bool) -> TokenStream {
     let p = private();
     let ty = column.ty;
-    let field = column.ident.to_string();
+    let (sql_type, nullable) = (sql_value(ty, "SQL_TYPE"), sql_value(ty, "NULLABLE"));
+    let field = column.ident.unraw().to_string();
     let name = &column.name;
     let primary_key = column.attrs.primary_key;
     let generated = primary_key && sole_pk;
@@ -50,8 +52,8 @@ fn column(column: &Column, sole_pk: bool) -> TokenStream {
         #p::ColumnMeta {
             field: #field,
             name: #name,
-            sql_type: <#ty as #p::SqlValue>::SQL_TYPE,
-            nullable: <#ty as #p::SqlValue>::NULLABLE && !#primary_key,
+            sql_type: #sql_type,
+            nullable: #nullable && !#primary_key,
             primary_key: #primary_key,
             generated: #p::generated_key::<#ty>(#generated),
             unique: #unique,
@@ -80,10 +82,13 @@ fn foreign_key(index: usize, column: &Column) -> Option<TokenStream> {
     })
 }
 
-fn relationship(relation: &Relation) -> TokenStream {
+fn relationship_meta(relation: &Relation) -> TokenStream {
     let p = private();
-    let ty = relation.ty;
-    let field = relation.ident.to_string();
+    let (kind, target) = (
+        relationship(relation.ty, "KIND"),
+        relationship(relation.ty, "Target"),
+    );
+    let field = relation.ident.unraw().to_string();
     let attrs = &relation.attrs;
     let cascade = cascade(attrs.cascade.as_ref().map(|c| c.value));
     let back_populates = option_str(attrs.back_populates.as_ref().map(|l| l.value()));
@@ -103,8 +108,8 @@ fn relationship(relation: &Relation) -> TokenStream {
     quote! {
         #p::RelationshipMeta {
             field: #field,
-            kind: <#ty as #p::Relationship>::KIND,
-            target: #p::meta_of::<<#ty as #p::Relationship>::Target>,
+            kind: #kind,
+            target: #p::meta_of::<#target>,
             cascade: #cascade,
             back_populates: #back_populates,
             passive_deletes: #p::PassiveDeletes::#passive,

@@ -14,12 +14,37 @@ use crate::ast::Model;
 use crate::check;
 use crate::ctxt::Ctxt;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::DeriveInput;
 
 /// The path through which generated code reaches the runtime.
 fn private() -> TokenStream {
     quote!(::orm_core::__private)
+}
+
+// The paths below are spanned, every token of them, at the field type: a type that does not
+// implement the trait is then reported at the type, and once (the compiler merges identical
+// errors at one span). A path with call-site tokens would be reported at `derive(Model)`.
+
+/// `<T as SqlValue>::item`.
+fn sql_value(ty: &syn::Type, item: &str) -> TokenStream {
+    let item = syn::Ident::new(item, ty.span());
+    quote_spanned!(ty.span()=> <#ty as ::orm_core::__private::SqlValue>::#item)
+}
+
+/// `<T as Relationship>::item`.
+fn relationship(ty: &syn::Type, item: &str) -> TokenStream {
+    let item = syn::Ident::new(item, ty.span());
+    quote_spanned!(ty.span()=> <#ty as ::orm_core::__private::Relationship>::#item)
+}
+
+/// `<<T as Relationship>::Target as Trait>::item`.
+fn target_item(ty: &syn::Type, target_trait: &str, item: &str) -> TokenStream {
+    let target = relationship(ty, "Target");
+    let target_trait = syn::Ident::new(target_trait, ty.span());
+    let item = syn::Ident::new(item, ty.span());
+    quote_spanned!(ty.span()=> <#target as ::orm_core::__private::#target_trait>::#item)
 }
 
 /// Parses, checks and expands `#[derive(Model)]`.

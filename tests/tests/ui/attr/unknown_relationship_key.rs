@@ -1,0 +1,21 @@
+// Rule: #[relationship] keys are cascade, back_populates, passive_deletes, single_parent,
+// foreign_key, through.
+use orm_core::prelude::*;
+
+#[derive(Model)]
+pub struct User {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populate = "user")]
+    pub posts: HasMany<Post>,
+}
+
+#[derive(Model)]
+pub struct Post {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "user.id")]
+    pub user_id: Option<i64>,
+}
+
+fn main() {}

@@ -1,0 +1,22 @@
+// Rule: back_populates names a field of the target model.
+use orm_core::prelude::*;
+
+#[derive(Model)]
+#[model(table = "users")]
+pub struct User {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "author")]
+    pub posts: HasMany<Post>,
+}
+
+#[derive(Model)]
+pub struct Post {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "users.id")]
+    pub user_id: Option<i64>,
+    pub user: BelongsTo<User>,
+}
+
+fn main() {}

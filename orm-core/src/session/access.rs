@@ -102,17 +102,43 @@ impl Session {
             .collect())
     }
 
+    /// Loads a relationship for reading: pending changes are flushed first (autoflush), so the
+    /// loaded collection reflects them.
     pub(crate) async fn ensure_loaded(&mut self, id: ObjId, index: usize) -> Result<()> {
-        let entry = self.arena.entry(id);
+        if self.needs_load(id, index)? {
+            self.autoflush().await?;
+            self.load_now(id, index).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads a relationship that is about to be changed, WITHOUT autoflush: a flush now could
+    /// drop the very object being attached (a new object is an orphan until it is attached).
+    /// The flush that follows reconciles what the load could not see.
+    async fn load_for_change(&mut self, id: ObjId, index: usize) -> Result<()> {
+        if self.needs_load(id, index)? {
+            self.load_now(id, index).await?;
+        }
+        Ok(())
+    }
+
+    fn needs_load(&mut self, id: ObjId, index: usize) -> Result<bool> {
+        let entry = self.arena.get(id).ok_or_else(|| gone(id))?;
         if entry.obj.relation(index).loaded {
-            return Ok(());
+            return Ok(false);
         }
         if entry.state != ObjectState::Persistent {
+            // A new object's relationships hold exactly what it was given.
             self.arena.entry_mut(id).obj.relation_mut(index).loaded = true;
-            return Ok(());
+            return Ok(false);
         }
-        self.autoflush().await?;
-        if self.arena.entry(id).expired {
+        Ok(true)
+    }
+
+    async fn load_now(&mut self, id: ObjId, index: usize) -> Result<()> {
+        // The object may have left the session during an autoflush (a pending orphan).
+        let entry = self.arena.get(id).ok_or_else(|| gone(id))?;
+        if entry.expired {
             self.reload(id).await?;
         }
         self.load_relation(id, index).await
@@ -139,7 +165,7 @@ impl Session {
     ) -> Result<()> {
         let owner_id = self.check(owner)?;
         let child_id = self.attachable(child, rel.meta().field)?;
-        self.ensure_loaded(owner_id, rel.index()).await?;
+        self.load_for_change(owner_id, rel.index()).await?;
         if self
             .arena
             .entry(owner_id)
@@ -176,7 +202,7 @@ impl Session {
     ) -> Result<()> {
         let owner_id = self.check(owner)?;
         let child_id = self.check(child)?;
-        self.ensure_loaded(owner_id, rel.index()).await?;
+        self.load_for_change(owner_id, rel.index()).await?;
         let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
         slot.members
             .retain(|m| !matches!(m, Member::Held(id) if *id == child_id));
@@ -196,7 +222,7 @@ impl Session {
         let target_id = target
             .map(|t| self.attachable(t, rel.meta().field))
             .transpose()?;
-        self.ensure_loaded(owner_id, rel.index()).await?;
+        self.load_for_change(owner_id, rel.index()).await?;
         let old: Option<ObjId> = self
             .arena
             .entry(owner_id)
@@ -453,7 +479,7 @@ impl Session {
                     merged.push(Box::pin(self.merge_erased(child, child_build)).await?);
                 }
             }
-            self.ensure_loaded(id, index).await?;
+            self.load_for_change(id, index).await?;
             let slot = self.arena.entry_mut(id).obj.relation_mut(index);
             slot.members = merged.into_iter().map(Member::Held).collect();
         }
@@ -473,5 +499,14 @@ impl Session {
             .select_rows(meta, Some(&sql::key_filter(meta, key)), &Window::default())
             .await?;
         Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
+    }
+}
+
+/// The error for an object that left the session while an operation was under way.
+fn gone(id: ObjId) -> Error {
+    Error::Unavailable {
+        model: "object",
+        key: format!("#{}", id.0),
+        state: "detached",
     }
 }

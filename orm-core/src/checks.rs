@@ -285,12 +285,12 @@ mod tests {
 
     #[test]
     fn many_to_many_needs_both_sides_on_the_association() {
-        let assoc = model("links", &[fk(1, "users"), fk(2, "groups")]);
-        let groups = model("groups", &[]);
-        let m2m = |through| link(RelKind::ManyToMany, &USERS, &groups, Some(through), None);
-        assert_eq!(m2m(&assoc), Link::Ok);
+        const ASSOC: ModelMeta = model("links", &[fk(1, "users"), fk(2, "groups")]);
+        const GROUPS: ModelMeta = model("groups", &[]);
+        let m2m = |through| link(RelKind::ManyToMany, &USERS, &GROUPS, Some(through), None);
+        assert_eq!(m2m(&ASSOC), Link::Ok);
         assert_eq!(m2m(&ONE), Link::ThroughMissingRemote);
-        assert_eq!(m2m(&groups), Link::ThroughMissingLocal);
+        assert_eq!(m2m(&GROUPS), Link::ThroughMissingLocal);
         // Self-referential: the chosen column is this side, the other one the far side.
         let self_ref = |chosen| link(RelKind::ManyToMany, &USERS, &USERS, Some(&TWO), chosen);
         assert_eq!(self_ref(None), Link::Ambiguous);

@@ -183,14 +183,23 @@ impl Database {
     /// Runs raw SQL outside any session (an escape hatch: `PRAGMA`s, reports, maintenance).
     /// Values are bound to the dialect's placeholders; the rows come back as [`Value`]s.
     pub async fn fetch_raw(&self, sql: &str, params: &[crate::Value]) -> Result<Vec<Row>> {
-        let statement = Statement { sql: sql.to_owned(), params: params.to_vec() };
-        self.fetch(None, &statement, Context::new(Action::Select, "raw SQL")).await
+        let statement = Statement {
+            sql: sql.to_owned(),
+            params: params.to_vec(),
+        };
+        self.fetch(None, &statement, Context::new(Action::Select, "raw SQL"))
+            .await
     }
 
     /// Runs a raw SQL write outside any session and returns the number of rows it changed.
     pub async fn execute_raw(&self, sql: &str, params: &[crate::Value]) -> Result<u64> {
-        let statement = Statement { sql: sql.to_owned(), params: params.to_vec() };
-        let outcome = self.execute(&statement, Context::new(Action::Update, "raw SQL")).await?;
+        let statement = Statement {
+            sql: sql.to_owned(),
+            params: params.to_vec(),
+        };
+        let outcome = self
+            .execute(&statement, Context::new(Action::Update, "raw SQL"))
+            .await?;
         Ok(outcome.rows_affected)
     }
 

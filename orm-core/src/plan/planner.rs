@@ -35,6 +35,9 @@ enum ParentRef {
     Pending(ObjId),
 }
 
+/// An association row to insert: its table, columns, values and the two objects it links.
+type AssocAdd = (&'static ModelMeta, [usize; 2], [KeySrc; 2], [ObjId; 2]);
+
 struct Removal {
     owner: ObjId,
     rel: &'static RelationshipMeta,
@@ -54,7 +57,7 @@ struct Planner<'a> {
     deleted: HashSet<ObjId>,
     /// Deleted objects whose rows a parent's set-based statement already covers.
     covered: HashSet<ObjId>,
-    assoc_adds: Vec<(&'static ModelMeta, [usize; 2], [KeySrc; 2], [ObjId; 2])>,
+    assoc_adds: Vec<AssocAdd>,
     assoc_removes: Vec<(&'static ModelMeta, [usize; 2], [Value; 2])>,
     ref_index: HashMap<(&'static str, usize), HashMap<ParentRef, Vec<ObjId>>>,
     late_updates: Vec<ObjId>,

@@ -720,3 +720,51 @@ async fn every_statement_is_logged_on_orm_sql_with_its_parameter_count() -> Resu
     assert!(logged.iter().any(|l| l.sql == "COMMIT"), "{logged:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn values_reach_the_database_as_parameters_not_as_sql_text() -> Result<()> {
+    let db = db().await?;
+    let nasty = "x' OR '1'='1";
+    let capture = Capture::default();
+    let guard = capture.install();
+    let mut s = db.session();
+    let h = s.add(User::new(nasty, "Marker Fullname", "marker-nick"))?;
+    s.flush().await?;
+    s.write(h).await?.fullname = "Updated Marker".into();
+    let found = s
+        .query::<User>()
+        .filter(
+            User::NAME
+                .eq(nasty)
+                .and(User::NICKNAME.like("marker%"))
+                .and(User::FULLNAME.is_in(["Updated Marker", "other"])),
+        )
+        .all()
+        .await?;
+    s.commit().await?;
+    drop(guard);
+    assert_eq!(found, [h]);
+
+    let logged = capture.take();
+    for marker in ["x' OR", "Marker", "marker", "other"] {
+        for l in &logged {
+            assert!(
+                !l.sql.contains(marker),
+                "value {marker:?} spliced into SQL: {}",
+                l.sql
+            );
+        }
+    }
+    let select = logged
+        .iter()
+        .find(|l| l.sql.starts_with("SELECT") && l.sql.contains("LIKE"))
+        .expect("the query is logged");
+    assert_eq!(select.params, Some(4), "{}", select.sql);
+    assert_eq!(select.sql.matches('?').count(), 4, "{}", select.sql);
+    let update = logged
+        .iter()
+        .find(|l| l.sql.starts_with("UPDATE"))
+        .expect("the UPDATE is logged");
+    assert_eq!(update.sql.matches('?').count(), 2, "{}", update.sql);
+    Ok(())
+}

@@ -134,19 +134,6 @@ async fn orphan_of_any_owner_is_deleted() -> Result<()> {
     Ok(())
 }
 
-/// A new item attached to its order but to no product lacks a parent in one of its delete-orphan
-/// relationships: an orphan, so it is never inserted.
-#[tokio::test]
-async fn pending_object_missing_one_owner_is_an_orphan() -> Result<()> {
-    let t = cascade_support::memory(&models()).await;
-    let mut s = t.db.session();
-    s.add(order(&["no product"]))?;
-    s.commit().await?;
-    assert_eq!(t.count("orders").await, 1);
-    assert_eq!(t.count("items").await, 0);
-    Ok(())
-}
-
 /// Objects loaded from the database are never orphans by merely being loaded: rows whose key is
 /// already NULL, loaded by a query, survive a flush.
 #[tokio::test]

@@ -55,9 +55,19 @@ fn relation_targets(model: &Model) -> TokenStream {
     }
 }
 
-/// A const item, spanned at `span`, that panics with the message of the verdict it gets.
+/// Whether the target is a real model, not the placeholder emitted beside a derive's errors
+/// (recognised by its empty primary key; see `dummy`).
+fn is_derived_model(ty: &syn::Type) -> TokenStream {
+    let meta = target_item(ty, "Model", "META");
+    quote!(!#meta.primary_key.is_empty())
+}
+
+/// A const item, spanned at `span`, that panics with the message of the verdict it gets. The
+/// check is skipped when `valid` is false: the other model failed to derive and its own errors
+/// are the ones to show.
 fn verdict_assertion(
     span: Span,
+    valid: TokenStream,
     verdict: TokenStream,
     enum_path: TokenStream,
     arms: Vec<(&str, String)>,
@@ -67,7 +77,7 @@ fn verdict_assertion(
         quote_spanned!(span=> #enum_path::#variant => ::core::panic!(#message),)
     });
     quote_spanned! {span=>
-        const _: () = match #verdict {
+        const _: () = match if #valid { #verdict } else { #enum_path::Ok } {
             #enum_path::Ok => {}
             #(#arms)*
         };
@@ -95,10 +105,13 @@ fn back_populates(model: &Model, relation: &Relation) -> Option<TokenStream> {
         )
     };
     let arms = back_populates_messages(model, relation, &partner);
+    let valid = is_derived_model(relation.ty);
+    let enum_path = quote!(#p::BackPopulates);
     Some(verdict_assertion(
         lit.span(),
+        valid,
         verdict,
-        quote!(#p::BackPopulates),
+        enum_path,
         arms,
     ))
 }
@@ -156,11 +169,13 @@ fn link(model: &Model, relation: &Relation) -> TokenStream {
         relationship(relation.ty, "KIND"),
         target_item(relation.ty, "Model", "META"),
     );
-    let through = match (&relation.attrs.through, relation.kind) {
-        (Some(through), RelKind::ManyToMany) => {
-            quote!(::core::option::Option::Some(<#through as #p::Model>::META))
-        }
-        _ => quote!(::core::option::Option::None),
+    let target_valid = is_derived_model(relation.ty);
+    let (through, valid) = match (&relation.attrs.through, relation.kind) {
+        (Some(through), RelKind::ManyToMany) => (
+            quote!(::core::option::Option::Some(<#through as #p::Model>::META)),
+            quote!(#target_valid && !<#through as #p::Model>::META.primary_key.is_empty()),
+        ),
+        _ => (quote!(::core::option::Option::None), target_valid),
     };
     let chosen = match &relation.attrs.foreign_key {
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
@@ -180,12 +195,8 @@ fn link(model: &Model, relation: &Relation) -> TokenStream {
         .foreign_key
         .as_ref()
         .map_or_else(|| relation.target.span(), |l| l.span());
-    verdict_assertion(
-        span,
-        verdict,
-        quote!(#p::Link),
-        link_messages(model, relation),
-    )
+    let messages = link_messages(model, relation);
+    verdict_assertion(span, valid, verdict, quote!(#p::Link), messages)
 }
 
 fn link_messages(model: &Model, relation: &Relation) -> Vec<(&'static str, String)> {

@@ -13,6 +13,8 @@ pub fn expand(input: &DeriveInput) -> TokenStream {
     }
     let p = private();
     let ident = &input.ident;
+    // An empty primary key marks the placeholder (a derived model always has one): the const
+    // checks of other models skip it rather than report errors caused by this model's own.
     let name = ident.to_string();
     quote! {
         const _: () = {
@@ -47,6 +49,11 @@ pub fn expand(input: &DeriveInput) -> TokenStream {
                 fn relation_mut(&mut self, index: usize) -> &mut #p::RelSlot {
                     #p::no_such_relation(#name, index)
                 }
+            }
+
+            #[automatically_derived]
+            impl #p::RelationTargets for #ident {
+                const RELATION_TARGETS: &'static [&'static #p::ModelMeta] = &[];
             }
         };
     }

@@ -92,3 +92,55 @@ fn model_impl(model: &Model) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(input: DeriveInput) -> String {
+        let tokens = derive(&input);
+        assert!(
+            syn::parse2::<syn::File>(tokens.clone()).is_ok(),
+            "output is valid Rust"
+        );
+        tokens.to_string()
+    }
+
+    #[test]
+    fn valid_input_expands_to_a_hygienic_impl() {
+        let out = expand_str(syn::parse_quote! {
+            #[model(table = "users")]
+            struct User {
+                #[column(primary_key)]
+                id: Option<i64>,
+                #[relationship(cascade = "all, delete-orphan")]
+                posts: HasMany<Post>,
+            }
+        });
+        assert!(out.starts_with("# [allow"));
+        assert!(out.contains("const _ : () ="));
+        assert!(out
+            .contains("# [automatically_derived] impl :: orm_core :: __private :: Model for User"));
+        assert!(out.contains(
+            "Cascade :: ALL . union (:: orm_core :: __private :: Cascade :: DELETE_ORPHAN)"
+        ));
+        assert!(out.contains("pub const POSTS"));
+        assert!(!out.contains("compile_error"));
+    }
+
+    #[test]
+    fn invalid_input_expands_to_errors_and_a_placeholder() {
+        let out = expand_str(syn::parse_quote! {
+            struct User {
+                #[column(uniqe)]
+                id: i64,
+            }
+        });
+        assert_eq!(
+            out.matches("compile_error").count(),
+            2,
+            "unknown key and no primary key"
+        );
+        assert!(out.contains("primary_key : & []"), "placeholder impl");
+    }
+}

@@ -151,7 +151,9 @@ async fn database_cascade(db: &Database) -> orm_core::Result<()> {
         session.query::<DbChild>().count().await?
     );
 
-    println!("== 2b. on_delete = \"cascade\" with passive_deletes = true, on SQLite (Solution 5) ==");
+    println!(
+        "== 2b. on_delete = \"cascade\" with passive_deletes = true, on SQLite (Solution 5) =="
+    );
     let room = session.add(Room {
         id: None,
         furniture: (0..2)
@@ -183,7 +185,9 @@ async fn database_cascade(db: &Database) -> orm_core::Result<()> {
     })?;
     match session.flush().await {
         Err(orm_core::Error::Constraint { kind, .. }) => {
-            println!("foreign keys are on: inserting furniture for room 42 failed ({kind} constraint)")
+            println!(
+                "foreign keys are on: inserting furniture for room 42 failed ({kind} constraint)"
+            )
         }
         other => println!("unexpected: {other:?}"),
     }

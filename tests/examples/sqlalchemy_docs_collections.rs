@@ -133,7 +133,9 @@ async fn main() -> orm_core::Result<()> {
         id: None,
         theme: "light".into(),
     })?;
-    session.set(user, User::PREFERENCE, Some(preference)).await?;
+    session
+        .set(user, User::PREFERENCE, Some(preference))
+        .await?;
     let wendy = session.add(User {
         id: None,
         name: "wendy".into(),

@@ -5,7 +5,7 @@
 use super::rowset::RowSet;
 use super::{KeySrc, Plan, Refusal, Step};
 use crate::error::Result;
-use crate::meta::{Cascade, ModelMeta, OnDelete, PassiveDeletes, RelKind, RelationshipMeta};
+use crate::meta::{Cascade, ModelMeta, OnDelete, PassiveDeletes, RelationshipMeta};
 use crate::model::ObjId;
 use crate::schema::{self, Link, Resolved};
 use crate::session::state::{Arena, ObjectState};
@@ -51,6 +51,12 @@ struct Planner<'a> {
     resolved: HashMap<(&'static str, usize), Resolved>,
     /// (relationship identity, member) -> owners holding it after the changes in memory.
     holders: HashMap<(&'static str, &'static str, ObjId), Vec<ObjId>>,
+    /// Objects held by at least one loaded relationship after the changes in memory.
+    held_any: HashSet<ObjId>,
+    /// Delete roots known only by key (a many-to-one `delete` whose parent is not loaded).
+    unloaded_parents: Vec<RowSet>,
+    /// Association rows of objects deleted through a many-to-many `delete` cascade.
+    assoc_cleanups: Vec<(Link, ObjId)>,
     removals: Vec<Removal>,
     /// Explicit delete roots (marked, orphans, M2O / M2M delete cascades).
     roots: Vec<ObjId>,
@@ -70,6 +76,9 @@ impl<'a> Planner<'a> {
             plan: Plan::default(),
             resolved: HashMap::new(),
             holders: HashMap::new(),
+            held_any: HashSet::new(),
+            unloaded_parents: Vec::new(),
+            assoc_cleanups: Vec::new(),
             removals: Vec::new(),
             roots: Vec::new(),
             deleted: HashSet::new(),
@@ -175,6 +184,7 @@ impl<'a> Planner<'a> {
         let original: Vec<ObjId> = slot.original.clone();
         let owner_pending = self.is_pending(owner);
         let owner_table = self.arena.entry(owner).meta().table;
+        self.held_any.extend(held.iter().copied());
         for &member in &held {
             self.holders
                 .entry((owner_table, rel.field, member))
@@ -299,40 +309,29 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    /// A pending object that no delete-orphan parent holds is never inserted (SEMANTICS §1).
+    /// A new object that BECAME an orphan (removed from a delete-orphan relationship, and not
+    /// attached anywhere since) is never inserted (SEMANTICS §1). A new object that was never
+    /// attached (a tree's root) is not an orphan.
     fn find_pending_orphans(&mut self) -> Result<()> {
-        let pending: Vec<ObjId> = self
-            .arena
-            .iter()
-            .filter(|(_, e)| e.state == ObjectState::Pending)
-            .map(|(id, _)| id)
-            .collect();
-        for id in pending {
-            let meta = self.arena.entry(id).meta();
-            for (index, rel) in meta.relationships.iter().enumerate() {
-                if rel.kind != RelKind::BelongsTo {
-                    continue;
-                }
-                let Some(partner) = schema::partner_of(meta, rel) else {
-                    continue;
-                };
-                if !partner.cascade.contains(Cascade::DELETE_ORPHAN) {
-                    continue;
-                }
-                let Resolved::Parent(link) = self.resolve(meta, index)? else {
-                    continue;
-                };
-                let parent_table = link.parent.table;
-                let held = self
-                    .holders
-                    .get(&(parent_table, partner.field, id))
-                    .is_some_and(|o| !o.is_empty());
-                if !held && self.effective_ref(id, link.fk_column).is_none() {
-                    self.roots.push(id);
-                }
+        let candidates: Vec<ObjId> = self.arena.detached_new.iter().copied().collect();
+        for id in candidates {
+            let pending = self
+                .arena
+                .get(id)
+                .is_some_and(|e| e.state == ObjectState::Pending);
+            if pending && !self.held_any.contains(&id) && !self.has_parent_key(id) {
+                self.roots.push(id);
             }
         }
         Ok(())
+    }
+
+    /// Whether any many-to-one key of the object (after in-memory changes) references a row.
+    fn has_parent_key(&self, id: ObjId) -> bool {
+        let meta = self.arena.entry(id).meta();
+        meta.foreign_keys
+            .iter()
+            .any(|fk| self.effective_ref(id, fk.column).is_some())
     }
 
     // ---- deletes: in-memory closure ----
@@ -395,19 +394,39 @@ impl<'a> Planner<'a> {
                     .entry(id)
                     .obj
                     .relation(owner_rel_index(self.arena, id, rel));
-                let target = slot.held().next().or_else(|| {
-                    let value = self.arena.entry(id).obj.column_value(link.fk_column);
-                    self.arena.lookup(link.parent, &[value])
-                });
-                work.extend(target);
+                let value = self.arena.entry(id).obj.column_value(link.fk_column);
+                let target = slot
+                    .held()
+                    .next()
+                    .or_else(|| self.arena.lookup(link.parent, std::slice::from_ref(&value)));
+                match target {
+                    Some(target) => {
+                        self.roots.push(target);
+                        work.push(target);
+                    }
+                    None if !value.is_null() => self.unloaded_parents.push(RowSet::Keys {
+                        model: link.parent,
+                        column: link.parent_column,
+                        values: vec![value],
+                    }),
+                    None => {}
+                }
             }
-            Resolved::Association { .. } if delete => {
+            Resolved::Association {
+                target: target_link,
+                ..
+            } if delete => {
                 let slot = self
                     .arena
                     .entry(id)
                     .obj
                     .relation(owner_rel_index(self.arena, id, rel));
-                work.extend(slot.held());
+                let targets: Vec<ObjId> = slot.held().collect();
+                for target in targets {
+                    self.assoc_cleanups.push((target_link, target));
+                    self.roots.push(target);
+                    work.push(target);
+                }
             }
             _ => {}
         }
@@ -507,9 +526,25 @@ impl<'a> Planner<'a> {
                 continue;
             }
             if late {
+                self.detach_before_deletes(id);
                 self.late_updates.push(id);
             } else {
                 self.push_update(id, columns);
+            }
+        }
+    }
+
+    /// A key that will point at a row inserted by this flush is first set to NULL (where it
+    /// may be), so that the row it pointed at can be deleted before the inserts run.
+    fn detach_before_deletes(&mut self, id: ObjId) {
+        let entry = self.arena.entry(id);
+        let meta = entry.meta();
+        let Some(key) = entry.key() else { return };
+        for (column, old) in entry.snapshot.iter().enumerate() {
+            let deferred = matches!(self.synced(id, column), Some(KeySrc::KeyOf { .. }));
+            if deferred && !old.is_null() && meta.columns[column].nullable {
+                let set = key_set(meta, vec![key.clone()]);
+                self.plan.steps.push(Step::Nullify { set, column });
             }
         }
     }
@@ -547,10 +582,23 @@ impl<'a> Planner<'a> {
 
     fn plan_deletes(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
         self.plan_assoc_removes();
+        self.plan_assoc_cleanups();
         let mut groups: Vec<RowSet> = self.root_groups();
         groups.extend(unloaded_roots);
-        let order = schema::dependency_order(&groups.iter().map(RowSet::model).collect::<Vec<_>>());
-        for model in order.into_iter().rev() {
+        groups.append(&mut self.unloaded_parents);
+        let mut models: Vec<&'static ModelMeta> = Vec::new();
+        for set in &groups {
+            if !models.iter().any(|m| m.same(set.model())) {
+                models.push(set.model());
+            }
+        }
+        // Referencing tables first.
+        let order: Vec<&'static ModelMeta> = schema::dependency_order(&models)
+            .into_iter()
+            .rev()
+            .collect();
+        self.break_cycles_between_groups(&groups, &order);
+        for model in order {
             let sets: Vec<RowSet> = groups
                 .iter()
                 .filter(|s| s.model().same(model))
@@ -562,6 +610,49 @@ impl<'a> Planner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// When rows of two tables that reference each other are both deleted, the rows deleted later
+    /// still reference the rows deleted first: their key is nulled before any delete
+    /// (SQLAlchemy's `post_update`, SEMANTICS §7).
+    fn break_cycles_between_groups(&mut self, groups: &[RowSet], order: &[&'static ModelMeta]) {
+        for (i, first) in order.iter().enumerate() {
+            for later in &order[i + 1..] {
+                for fk in later.foreign_keys {
+                    let nullable = later.columns[fk.column].nullable;
+                    if fk.target_table != first.table || later.same(first) || !nullable {
+                        continue;
+                    }
+                    for set in groups.iter().filter(|s| s.model().same(later)) {
+                        self.plan.steps.push(Step::Nullify {
+                            set: set.clone(),
+                            column: fk.column,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Association rows that reference objects deleted through a many-to-many `delete`, also
+    /// those linking them to other owners (SEMANTICS §4).
+    fn plan_assoc_cleanups(&mut self) {
+        for (link, target) in std::mem::take(&mut self.assoc_cleanups) {
+            let Some(key) = self
+                .arena
+                .get(target)
+                .filter(|e| e.state == ObjectState::Persistent)
+            else {
+                continue;
+            };
+            let value = key.obj.column_value(link.parent_column);
+            let set = RowSet::Keys {
+                model: link.child,
+                column: link.fk_column,
+                values: vec![value],
+            };
+            self.plan.steps.push(Step::Delete { set });
+        }
     }
 
     fn plan_assoc_removes(&mut self) {

@@ -2,7 +2,7 @@
 //! insert, update, delete or set NULL, obtained without writing anything.
 
 use super::rowset::{self, RowSet};
-use super::{Plan, Step};
+use super::Step;
 use crate::backend::Dialect;
 use std::fmt;
 
@@ -92,32 +92,20 @@ impl Preview {
     }
 }
 
-/// The set a step counts rows of, and how it is described, if it is set-based.
-pub(crate) fn counted_set(step: &Step) -> Option<(&'static str, &RowSet)> {
-    match step {
-        Step::Delete { set } => Some(("delete", set)),
-        Step::Nullify { set, .. } => Some(("set null", set)),
-        Step::Guard { set, .. } => Some(("check", set)),
-        _ => None,
-    }
-}
-
-/// The SQL of a set-based step, and the COUNT query that sizes it.
-pub(crate) fn set_sql(
+/// For a set-based step: its action, its set, its SQL, and the COUNT query that sizes it.
+pub(crate) fn set_sql<'s>(
     dialect: &'static Dialect,
-    step: &Step,
-) -> Option<(String, crate::sql::Statement)> {
-    let (_, set) = counted_set(step)?;
-    let text = match step {
-        Step::Delete { set } => rowset::delete(dialect, set).sql,
-        Step::Nullify { set, column } => rowset::nullify(dialect, set, *column).sql,
-        _ => rowset::count(dialect, set).sql,
+    step: &'s Step,
+) -> Option<(&'static str, &'s RowSet, String, crate::sql::Statement)> {
+    let (action, set, text) = match step {
+        Step::Delete { set } => ("delete", set, rowset::delete(dialect, set).sql),
+        Step::Nullify { set, column } => {
+            ("set null", set, rowset::nullify(dialect, set, *column).sql)
+        }
+        Step::Guard { set, .. } => ("check", set, rowset::count(dialect, set).sql),
+        _ => return None,
     };
-    Some((text, rowset::count(dialect, set)))
-}
-
-pub(crate) fn plan_is_noop(plan: &Plan) -> bool {
-    plan.steps.is_empty()
+    Some((action, set, text, rowset::count(dialect, set)))
 }
 
 impl fmt::Display for Preview {

@@ -210,8 +210,15 @@ fn removing_from_a_delete_orphan_collection_deletes_the_child_by_key() {
 }
 
 #[test]
-fn a_pending_orphan_is_never_inserted() {
+fn a_new_object_that_became_an_orphan_is_never_inserted() {
     let mut arena = Arena::default();
+    let p = pending(
+        &mut arena,
+        Parent {
+            id: None,
+            children: HasMany::new(),
+        },
+    );
     let c = pending(
         &mut arena,
         Child {
@@ -221,9 +228,31 @@ fn a_pending_orphan_is_never_inserted() {
             toys: HasMany::new(),
         },
     );
+    // Attached, then removed again before any flush (what `Session::remove` records).
+    arena.detached_new.insert(c);
     let plan = plan_flush(&arena, Vec::new()).expect("plan");
-    assert!(plan.steps.is_empty(), "{:?}", sql(&plan));
+    assert_eq!(sql(&plan), ["INSERT parent x1"]);
     assert_eq!(plan.expunged, [c]);
+    let _ = p;
+}
+
+#[test]
+fn a_new_object_never_attached_is_not_an_orphan() {
+    let mut arena = Arena::default();
+    let root = pending(
+        &mut arena,
+        Node {
+            id: None,
+            parent_id: None,
+            children: HasMany::new(),
+        },
+    );
+    let plan = plan_flush(&arena, Vec::new()).expect("plan");
+    assert_eq!(sql(&plan), ["INSERT node x1"]);
+    assert!(
+        plan.expunged.is_empty(),
+        "{root:?} is a tree's root, not an orphan"
+    );
 }
 
 #[test]

@@ -207,7 +207,20 @@ impl Session {
         slot.members
             .retain(|m| !matches!(m, Member::Held(id) if *id == child_id));
         self.link_partner(rel.meta(), owner_id, child_id, false);
+        self.note_detached(rel.meta(), child_id);
         Ok(())
+    }
+
+    /// Remembers a new object removed from a `delete-orphan` relationship: unless something holds
+    /// it at flush time, it is dropped instead of inserted.
+    fn note_detached(&mut self, rel: &'static RelationshipMeta, id: ObjId) {
+        let pending = self
+            .arena
+            .get(id)
+            .is_some_and(|e| e.state == ObjectState::Pending);
+        if pending && rel.cascade.contains(Cascade::DELETE_ORPHAN) {
+            self.arena.detached_new.insert(id);
+        }
     }
 
     /// Sets a many-to-one or one-to-one reference (`None` detaches). With `delete-orphan`, the
@@ -242,6 +255,7 @@ impl Session {
         }
         if let Some(old) = old {
             self.link_partner(rel.meta(), owner_id, old, false);
+            self.note_detached(rel.meta(), old);
         }
         let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
         slot.members = target_id.map(Member::Held).into_iter().collect();
@@ -381,17 +395,32 @@ impl Session {
                 Ok(!stored.is_null() && stored != mine)
             }
             Resolved::Parent(link) => {
-                // Another row of the owner's table already references this target.
+                // Another row of the owner's table references this target in the database and,
+                // if that row is in the session, still does in memory.
                 let target_key = child_entry.obj.column_value(link.parent_column);
-                let mut parts = vec![Expr::Compare {
+                let filter = Expr::Compare {
                     column: link.fk_column,
                     op: CmpOp::Eq,
-                    value: target_key,
-                }];
-                if let Some(key) = owner_key {
-                    parts.push(Expr::Not(Box::new(sql::key_filter(owner_meta, &key))));
-                }
-                self.exists(owner_meta, Expr::And(parts)).await
+                    value: target_key.clone(),
+                };
+                let statement = sql::select_columns(
+                    self.db.dialect(),
+                    owner_meta,
+                    owner_meta.primary_key,
+                    Some(&filter),
+                );
+                let ctx = Context::new(Action::Select, owner_meta.table);
+                let keys = self.db.fetch(self.tx.as_mut(), &statement, ctx).await?;
+                let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
+                Ok(keys
+                    .iter()
+                    .filter(|key| Some(*key) != owner_key.as_ref())
+                    .any(|key| match self.arena.lookup(owner_meta, key) {
+                        Some(other) => {
+                            self.still_references(other, index, link.fk_column, child, &target_key)
+                        }
+                        None => true,
+                    }))
             }
             Resolved::Association {
                 owner: owner_link,
@@ -417,6 +446,31 @@ impl Session {
                 ]);
                 self.exists(owner_link.child, filter).await
             }
+        }
+    }
+
+    /// Whether an object in the session references `target` through relationship `index`
+    /// (its loaded reference if loaded, else its key column).
+    fn still_references(
+        &self,
+        id: ObjId,
+        index: usize,
+        fk_column: usize,
+        target: ObjId,
+        key: &Value,
+    ) -> bool {
+        let Some(entry) = self
+            .arena
+            .get(id)
+            .filter(|e| e.is_live() && !e.marked_delete)
+        else {
+            return false;
+        };
+        let slot = entry.obj.relation(index);
+        if slot.loaded {
+            slot.held().any(|m| m == target)
+        } else {
+            entry.obj.column_value(fk_column) == *key
         }
     }
 

@@ -485,6 +485,7 @@ impl Session {
         for &id in &plan.expunged {
             self.arena.remove(id);
         }
+        self.arena.detached_new.clear();
         self.reconcile_collections();
     }
 
@@ -622,14 +623,7 @@ impl Session {
             }
         }
         for step in &plan.steps {
-            if let Some((text, count)) = preview::set_sql(dialect, step) {
-                let (action, set) = preview::counted_set(step).unwrap_or((
-                    "check",
-                    match step {
-                        Step::Delete { set } => set,
-                        _ => unreachable!(),
-                    },
-                ));
+            if let Some((action, set, text, count)) = preview::set_sql(dialect, step) {
                 let rows = self
                     .db
                     .fetch(
@@ -684,7 +678,6 @@ impl Session {
                 _ => {}
             }
         }
-        let _ = preview::plan_is_noop(plan);
         Ok(out)
     }
 }

@@ -276,6 +276,7 @@ impl Session {
             self.db.count_statement("ROLLBACK");
             let _ = tx.rollback().await;
         }
+        self.arena.detached_new.clear();
         for id in std::mem::take(&mut self.flushed_deleted) {
             let entry = self.arena.entry_mut(id);
             entry.state = ObjectState::Persistent;

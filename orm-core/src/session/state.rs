@@ -4,7 +4,7 @@
 use crate::meta::ModelMeta;
 use crate::model::{AnyModel, ObjId};
 use crate::value::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The lifecycle state of an object held by a session (SEMANTICS.md §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +56,9 @@ impl Entry {
 pub(crate) struct Arena {
     entries: Vec<Option<Entry>>,
     identity: HashMap<(&'static str, Vec<Value>), ObjId>,
+    /// New objects removed from a `delete-orphan` relationship since the last flush: if nothing
+    /// holds them at flush time, they are dropped instead of inserted.
+    pub(crate) detached_new: HashSet<ObjId>,
 }
 
 impl Arena {

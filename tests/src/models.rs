@@ -44,6 +44,11 @@ impl User {
 impl Address {
     /// A new address not attached to a user.
     pub fn new(email: &str) -> Self {
-        Address { id: None, email_address: email.into(), user_id: None, user: BelongsTo::new() }
+        Address {
+            id: None,
+            email_address: email.into(),
+            user_id: None,
+            user: BelongsTo::new(),
+        }
     }
 }

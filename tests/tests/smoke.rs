@@ -17,7 +17,13 @@ async fn blog_flow() -> orm_core::Result<()> {
     s.remove(jack, User::ADDRESSES, addrs[1]).await?;
     assert_eq!(s.query::<Address>().count().await?, 1);
     s.delete(jack)?;
-    assert_eq!(s.query::<User>().filter_by(User::NAME, "jack").count().await?, 0);
+    assert_eq!(
+        s.query::<User>()
+            .filter_by(User::NAME, "jack")
+            .count()
+            .await?,
+        0
+    );
     assert_eq!(s.query::<Address>().count().await?, 0);
     s.commit().await?;
     Ok(())

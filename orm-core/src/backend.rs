@@ -122,7 +122,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 }
 
 /// An open transaction on one connection. Dropping it without `commit` rolls it back.
-pub trait Transaction: Send + fmt::Debug {
+pub trait Transaction: Send + Sync + fmt::Debug {
     /// Runs a query inside the transaction.
     fn fetch<'a>(
         &'a mut self,

@@ -131,13 +131,45 @@ impl fmt::Debug for Member {
 pub(crate) type Build = fn(Vec<Value>) -> crate::Result<Box<dyn AnyModel>>;
 
 pub(crate) fn build<T: Model>(values: Vec<Value>) -> crate::Result<Box<dyn AnyModel>> {
+    // Name the column whose stored value cannot fit before the values are consumed.
+    if let Some((column, source)) = misfit(T::META, &values) {
+        return Err(crate::Error::Decode {
+            model: T::META.name,
+            column,
+            source,
+        });
+    }
     T::from_values(values)
         .map(|o| Box::new(o) as Box<dyn AnyModel>)
         .map_err(|source| crate::Error::Decode {
             model: T::META.name,
-            column: T::META.table,
+            column: "(a column of a user-defined type)",
             source,
         })
+}
+
+/// The first column whose value's kind cannot be read as the column's SQL type.
+fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueError)> {
+    use crate::value::SqlType;
+    meta.columns.iter().zip(values).find_map(|(column, value)| {
+        let fits = match (value, column.sql_type) {
+            (Value::Null, _) => column.nullable || column.primary_key,
+            (Value::Integer(_), SqlType::Integer | SqlType::Real | SqlType::Boolean) => true,
+            (Value::Bool(_), SqlType::Integer | SqlType::Boolean) => true,
+            (Value::Real(_), SqlType::Real) => true,
+            (Value::Text(_), SqlType::Text) => true,
+            (Value::Blob(_), SqlType::Blob) => true,
+            _ => false,
+        };
+        let expected = match column.sql_type {
+            SqlType::Integer => "an integer",
+            SqlType::Real => "a float",
+            SqlType::Text => "text",
+            SqlType::Blob => "bytes",
+            SqlType::Boolean => "a boolean",
+        };
+        (!fits).then(|| (column.name, ValueError::mismatch(expected, value)))
+    })
 }
 
 /// The untyped state behind every relationship field: what it holds now and, once loaded, what

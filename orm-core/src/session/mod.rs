@@ -186,7 +186,14 @@ impl Session {
     /// Reads an object, reloading it first if it was expired.
     pub async fn read<T: Model>(&mut self, handle: Handle<T>) -> Result<&T> {
         let id = self.ready(handle).await?;
-        Ok(self.downcast(id))
+        self.arena
+            .entry(id)
+            .obj
+            .as_any()
+            .downcast_ref::<T>()
+            .ok_or(Error::ForeignHandle {
+                model: T::META.name,
+            })
     }
 
     /// Writes an object; the next flush UPDATEs the columns that changed.
@@ -208,21 +215,6 @@ impl Session {
             self.reload(id).await?;
         }
         Ok(id)
-    }
-
-    fn downcast<T: Model>(&self, id: ObjId) -> &T {
-        self.arena
-            .entry(id)
-            .obj
-            .as_any()
-            .downcast_ref::<T>()
-            .unwrap_or_else(|| {
-                unreachable!(
-                    "handles are typed, so object #{} is a {}",
-                    id.0,
-                    T::META.name
-                )
-            })
     }
 
     /// Marks an object for deletion at the next flush; its cascades are decided then (D7).

@@ -55,7 +55,8 @@ impl Entry {
 #[derive(Default)]
 pub(crate) struct Arena {
     entries: Vec<Option<Entry>>,
-    identity: HashMap<(&'static str, Vec<Value>), ObjId>,
+    /// Keyed by table AND model: two models mapped to one table keep separate identities.
+    identity: HashMap<(&'static str, &'static str, Vec<Value>), ObjId>,
     /// New objects removed from a `delete-orphan` relationship since the last flush: if nothing
     /// holds them at flush time, they are dropped instead of inserted.
     pub(crate) detached_new: HashSet<ObjId>,
@@ -86,7 +87,7 @@ impl Arena {
             .then(|| entry.key())
             .flatten()
         {
-            self.identity.insert((entry.meta().table, key), id);
+            self.identity.insert(identity_of(entry.meta(), key), id);
         }
         self.entries.push(Some(entry));
         id
@@ -94,20 +95,20 @@ impl Arena {
 
     pub(crate) fn lookup(&self, meta: &ModelMeta, key: &[Value]) -> Option<ObjId> {
         // Borrowing lookups of a (&str, Vec) key need an owned key; keys are short.
-        self.identity.get(&(meta.table, key.to_vec())).copied()
+        self.identity.get(&identity_of(meta, key.to_vec())).copied()
     }
 
     pub(crate) fn register_key(&mut self, id: ObjId) {
         let entry = self.entry(id);
         if let Some(key) = entry.key() {
-            self.identity.insert((entry.meta().table, key), id);
+            self.identity.insert(identity_of(entry.meta(), key), id);
         }
     }
 
     pub(crate) fn forget_key(&mut self, id: ObjId) {
         let entry = self.entry(id);
         if let Some(key) = entry.key() {
-            let slot = (entry.meta().table, key);
+            let slot = identity_of(entry.meta(), key);
             if self.identity.get(&slot) == Some(&id) {
                 self.identity.remove(&slot);
             }
@@ -136,4 +137,8 @@ impl Arena {
             .enumerate()
             .filter_map(|(i, e)| e.as_ref().map(|e| (ObjId(i as u32), e)))
     }
+}
+
+fn identity_of(meta: &ModelMeta, key: Vec<Value>) -> (&'static str, &'static str, Vec<Value>) {
+    (meta.table, meta.name, key)
 }

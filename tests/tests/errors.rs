@@ -461,12 +461,18 @@ async fn a_row_that_does_not_fit_its_model_is_a_decode_error() -> Result<()> {
     let mut fresh = db.session();
     match fresh.query::<MisreadNote>().all().await {
         Err(err @ Error::Decode { .. }) => {
-            let Error::Decode { model, .. } = &err else {
+            let Error::Decode { model, column, .. } = &err else {
                 unreachable!()
             };
             assert_eq!(*model, "MisreadNote");
+            assert_eq!(*column, "body", "names the column that failed");
             let text = err.to_string();
-            assert!(text.contains("text") && text.contains("i64"), "{text}");
+            assert!(
+                text.contains("`body`")
+                    && text.contains("text")
+                    && (text.contains("integer") || text.contains("i64")),
+                "{text}"
+            );
         }
         other => panic!("expected Decode, got {other:?}"),
     }

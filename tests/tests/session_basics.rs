@@ -169,6 +169,24 @@ pub struct Membership {
     pub role: String,
 }
 
+/// The `notes` table seen through two models.
+#[derive(Model, Debug)]
+#[model(table = "notes")]
+pub struct Note {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub body: String,
+}
+
+/// A second model over `notes`.
+#[derive(Model, Debug)]
+#[model(table = "notes")]
+pub struct NoteView {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub body: String,
+}
+
 async fn db() -> Result<Database> {
     orm_tests::memory_db(&[User::META, Address::META]).await
 }
@@ -766,5 +784,41 @@ async fn values_reach_the_database_as_parameters_not_as_sql_text() -> Result<()>
         .find(|l| l.sql.starts_with("UPDATE"))
         .expect("the UPDATE is logged");
     assert_eq!(update.sql.matches('?').count(), 2, "{}", update.sql);
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_models_over_one_table_keep_separate_identities() -> Result<()> {
+    let db = orm_tests::memory_db(&[Note::META]).await?;
+    let mut s = db.session();
+    let note = s.add(Note {
+        id: None,
+        body: "hello".into(),
+    })?;
+    s.flush().await?;
+    let id = s.read(note).await?.id.expect("flushed");
+    // Reading the row as another model gives an object of that model, not the `Note`.
+    let view = s.query::<NoteView>().one().await?;
+    assert_eq!(s.read(view).await?.body, "hello");
+    assert_eq!(s.get::<NoteView>(id).await?, Some(view));
+    assert_eq!(s.get::<Note>(id).await?, Some(note));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_added_child_without_a_parent_is_inserted() -> Result<()> {
+    // `Address` is the child of `User::addresses` (delete-orphan), but an object that never had
+    // a parent is not an orphan: adding it inserts it with a NULL foreign key.
+    let db = db().await?;
+    let mut s = db.session();
+    let addr = s.add(Address::new("lonely@example.com"))?;
+    s.commit().await?;
+    assert_eq!(s.state(addr), ObjectState::Persistent);
+    let stored = s
+        .query::<Address>()
+        .filter(Address::USER_ID.is_null())
+        .one()
+        .await?;
+    assert_eq!(stored, addr);
     Ok(())
 }

@@ -5,6 +5,7 @@
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
 use orm_tests::models::{Address, User};
+use std::marker::PhantomData;
 
 /// A model with a unique column, to make a flush fail on its Nth insert.
 #[derive(Model, Debug)]
@@ -569,6 +570,109 @@ fn session_and_database_are_send() {
     assert_send::<Session>();
     assert_send::<Database>();
     assert_send::<Handle<User>>();
+}
+
+/// `Probe::of(&value).is_send()` is true exactly when the (concrete, inferred) type is `Send`:
+/// the inherent method applies only under `T: Send`, else the trait's default is found.
+struct Probe<T>(PhantomData<T>);
+impl<T> Probe<T> {
+    fn of(_: &T) -> Self {
+        Probe(PhantomData)
+    }
+}
+trait NotSend {
+    fn is_send(&self) -> bool {
+        false
+    }
+}
+impl<T> NotSend for Probe<T> {}
+impl<T: Send> Probe<T> {
+    #[allow(dead_code)]
+    fn is_send(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn every_session_future_is_send() -> Result<()> {
+    let db = orm_tests::memory_db(&[User::META, Address::META]).await?;
+    let mut s = db.session();
+    let h = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+    let mut failures = Vec::new();
+    macro_rules! probe {
+        ($name:literal, $fut:expr) => {{
+            let fut = $fut;
+            if !Probe::of(&fut).is_send() {
+                failures.push($name);
+            }
+            drop(fut);
+        }};
+    }
+    // Sanity: the probe tells Send from !Send.
+    assert!(Probe::of(&1_u8).is_send());
+    assert!(!Probe::of(&std::rc::Rc::new(1_u8)).is_send());
+    probe!("flush", s.flush());
+    probe!("commit", s.commit());
+    probe!("rollback", s.rollback());
+    probe!("get", s.get::<User>(1_i64));
+    probe!("read", s.read(h));
+    probe!("write", s.write(h));
+    probe!("refresh", s.refresh(h));
+    probe!("query.all", s.query::<User>().all());
+    probe!("query.count", s.query::<User>().count());
+    probe!("related", s.related(h, User::ADDRESSES));
+    assert!(
+        failures.is_empty(),
+        "futures that are not Send: {failures:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_work_inside_tokio_spawn_on_a_file_database() -> Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("spawn.db").display());
+    let db = orm_sqlite::connect(&url).await?;
+    db.create_all(&[User::META, Address::META]).await?;
+
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = db.session();
+            let mut user = User::new(&format!("task{t}"), "Spawned", "s");
+            user.addresses
+                .push(Address::new(&format!("task{t}@example.com")));
+            let h = s.add(user)?;
+            s.commit().await?;
+            let id = s.read(h).await?.id.expect("committed");
+            let again = s.get::<User>(id).await?.expect("stored");
+            let addresses = s.related(again, User::ADDRESSES).await?;
+            s.write(again).await?.fullname = format!("task {t} done");
+            s.commit().await?;
+            Ok::<_, Error>((id, addresses.len()))
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let (id, addresses) = task.await.expect("the task did not panic")?;
+        assert_eq!(addresses, 1);
+        ids.push(id);
+    }
+    let mut s = db.session();
+    assert_eq!(s.query::<User>().count().await?, 4);
+    assert_eq!(
+        s.query::<User>()
+            .filter(User::FULLNAME.like("task % done"))
+            .count()
+            .await?,
+        4
+    );
+    assert_eq!(s.query::<Address>().count().await?, 4);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    Ok(())
 }
 
 #[tokio::test]

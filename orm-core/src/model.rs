@@ -9,6 +9,11 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 /// A table-backed struct. Implemented by `#[derive(Model)]`; not meant to be implemented by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model",
+    label = "relationships must point at a struct with `#[derive(Model)]`",
+    note = "add `#[derive(Model)]` (and `#[model(table = \"...\")]`) to `{Self}`"
+)]
 pub trait Model: Sized + Send + Sync + 'static {
     /// The static description of the table, its columns and relationships.
     const META: &'static ModelMeta;

@@ -151,12 +151,7 @@ impl<'a> Planner<'a> {
     // ---- relationships -> foreign keys, association rows, removals ----
 
     fn sync_relationships(&mut self) -> Result<()> {
-        let ids: Vec<ObjId> = self
-            .arena
-            .iter()
-            .filter(|(_, e)| e.is_live())
-            .map(|(id, _)| id)
-            .collect();
+        let ids: Vec<ObjId> = self.arena.live_ids();
         for id in ids {
             let meta = self.arena.entry(id).meta();
             for index in 0..meta.relationships.len() {

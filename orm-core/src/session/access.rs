@@ -13,7 +13,7 @@ use crate::model::{
     Relationship,
 };
 use crate::schema::{self, Resolved};
-use crate::sql::{self, Window};
+use crate::sql;
 use crate::value::Value;
 
 /// What reading a relationship returns: handles for collections, an optional handle otherwise.
@@ -538,21 +538,6 @@ impl Session {
             slot.members = merged.into_iter().map(Member::Held).collect();
         }
         Ok(id)
-    }
-
-    async fn find_key(
-        &mut self,
-        meta: &'static crate::meta::ModelMeta,
-        key: &[Value],
-        build: Build,
-    ) -> Result<Option<ObjId>> {
-        if let Some(id) = self.arena.lookup(meta, key) {
-            return Ok(Some(id));
-        }
-        let rows = self
-            .select_rows(meta, Some(&sql::key_filter(meta, key)), &Window::default())
-            .await?;
-        Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
     }
 }
 

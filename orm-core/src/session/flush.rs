@@ -21,12 +21,7 @@ type Generated = HashMap<ObjId, Value>;
 impl Session {
     /// Moves new objects held by relationships with `save-update` into the session, recursively.
     pub(crate) fn cascade_save_update(&mut self) -> Result<()> {
-        let ids: Vec<ObjId> = self
-            .arena
-            .iter()
-            .filter(|(_, e)| e.is_live())
-            .map(|(id, _)| id)
-            .collect();
+        let ids: Vec<ObjId> = self.arena.live_ids();
         self.cascade_save_update_from(ids)
     }
 
@@ -491,12 +486,7 @@ impl Session {
 
     /// Makes every loaded relationship agree with the foreign keys after a flush.
     pub(crate) fn reconcile_collections(&mut self) {
-        let live: Vec<ObjId> = self
-            .arena
-            .iter()
-            .filter(|(_, e)| e.is_live())
-            .map(|(id, _)| id)
-            .collect();
+        let live: Vec<ObjId> = self.arena.live_ids();
         let mut index: HashMap<(&'static str, usize), HashMap<Value, Vec<ObjId>>> = HashMap::new();
         let mut links: HashMap<(&'static str, usize), Option<Resolved>> = HashMap::new();
         for &id in &live {

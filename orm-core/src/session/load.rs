@@ -191,9 +191,7 @@ impl Session {
             return Ok(None);
         }
         if meta.primary_key == [column] {
-            if let Some(id) = self.arena.lookup(meta, std::slice::from_ref(&value)) {
-                return Ok(Some(id));
-            }
+            return self.find_key(meta, &[value], build).await;
         }
         let filter = Expr::Compare {
             column,
@@ -202,6 +200,25 @@ impl Session {
         };
         let rows = self
             .select_rows(meta, Some(&filter), &Window::default())
+            .await?;
+        Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
+    }
+
+    /// The object with primary key `key`: from the identity map (unless expired, so that the same
+    /// row is always the same object), else with one SELECT.
+    pub(crate) async fn find_key(
+        &mut self,
+        meta: &'static ModelMeta,
+        key: &[Value],
+        build: Build,
+    ) -> Result<Option<ObjId>> {
+        if let Some(id) = self.arena.lookup(meta, key) {
+            if !self.arena.entry(id).expired {
+                return Ok(Some(id));
+            }
+        }
+        let rows = self
+            .select_rows(meta, Some(&sql::key_filter(meta, key)), &Window::default())
             .await?;
         Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
     }

@@ -169,18 +169,14 @@ impl Session {
     pub async fn get<T: Model>(&mut self, key: impl IntoKey) -> Result<Option<Handle<T>>> {
         self.register::<T>()?;
         let key = key.into_key();
-        if let Some(id) = self.arena.lookup(T::META, &key) {
-            if !self.arena.entry(id).expired {
-                return Ok(Some(Handle::new(self.id, id)));
-            }
+        let held = self.arena.lookup(T::META, &key);
+        if held.is_none_or(|id| self.arena.entry(id).expired) {
+            self.autoflush().await?;
         }
-        self.autoflush().await?;
-        let filter = crate::sql::key_filter(T::META, &key);
-        let rows = self
-            .select_rows(T::META, Some(&filter), &Default::default())
+        let id = self
+            .find_key(T::META, &key, crate::model::build::<T>)
             .await?;
-        let ids = self.merge_rows(T::META, rows, crate::model::build::<T>)?;
-        Ok(ids.into_iter().next().map(|id| Handle::new(self.id, id)))
+        Ok(id.map(|id| Handle::new(self.id, id)))
     }
 
     /// Reads an object, reloading it first if it was expired.

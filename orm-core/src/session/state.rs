@@ -131,6 +131,14 @@ impl Arena {
             .map(|(i, _)| ObjId(i as u32))
     }
 
+    /// Pending and persistent objects (not deleted by a flush).
+    pub(crate) fn live_ids(&self) -> Vec<ObjId> {
+        self.iter()
+            .filter(|(_, e)| e.is_live())
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (ObjId, &Entry)> + '_ {
         self.entries
             .iter()

@@ -1,8 +1,5 @@
-//! SEMANTICS.md §3: deleting a child of a many-to-one (the foreign key is on this side).
-//!
-//! `delete` on a many-to-one (allowed with `single_parent = true`, D1) and replacing a
-//! `delete-orphan` reference by a new object fail on the engine today (see the cascade tests'
-//! report); they are not committed.
+//! SEMANTICS.md §3: deleting a child of a many-to-one (the foreign key is on this side), with
+//! `delete` on the many-to-one (allowed with `single_parent = true`, D1) and with `delete-orphan`.
 
 mod cascade_support;
 
@@ -59,6 +56,104 @@ async fn without_cascade_the_parent_is_untouched() -> Result<()> {
     s.commit().await?;
     assert_eq!(t.count("authors").await, 1);
     assert_eq!(t.count("books").await, 1);
+    Ok(())
+}
+
+// `delete` on a many-to-one (allowed with `single_parent = true`, D1): the referenced parent is
+// deleted too, with its own cascades; its other children are handled by its one-to-many.
+
+#[derive(Model, Debug)]
+#[model(table = "accounts")]
+pub struct Account {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "account")]
+    pub profiles: HasMany<Profile>,
+    #[relationship(back_populates = "account", cascade = "all, delete-orphan")]
+    pub settings: HasMany<Setting>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "profiles")]
+pub struct Profile {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub name: String,
+    #[column(foreign_key = "accounts.id")]
+    pub account_id: Option<i64>,
+    #[relationship(back_populates = "profiles", cascade = "all", single_parent = true)]
+    pub account: BelongsTo<Account>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "settings")]
+pub struct Setting {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "accounts.id")]
+    pub account_id: Option<i64>,
+    #[relationship(back_populates = "settings")]
+    pub account: BelongsTo<Account>,
+}
+
+fn account_with_settings(n: usize) -> Account {
+    Account {
+        id: None,
+        profiles: HasMany::new(),
+        settings: (0..n)
+            .map(|_| Setting {
+                id: None,
+                account_id: None,
+                account: BelongsTo::new(),
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn delete_on_many_to_one_deletes_the_parent_with_its_cascades() -> Result<()> {
+    let t = cascade_support::memory(&[Account::META, Profile::META, Setting::META]).await;
+    let mut s = t.db.session();
+    let profile = s.add(Profile {
+        id: None,
+        name: "main".into(),
+        account_id: None,
+        account: BelongsTo::to(account_with_settings(2)),
+    })?;
+    s.add(Profile {
+        id: None,
+        name: "unrelated".into(),
+        account_id: None,
+        account: BelongsTo::to(account_with_settings(1)),
+    })?;
+    s.commit().await?;
+    // A second profile of account 1, written behind the ORM's back (single_parent is an ORM rule).
+    t.exec("INSERT INTO profiles (name, account_id) VALUES ('other child', 1)")
+        .await;
+
+    s.delete(profile)?;
+    s.commit().await?;
+    assert_eq!(t.ints("SELECT id FROM accounts").await, vec![Some(2)]);
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM settings WHERE account_id = 1")
+            .await,
+        0,
+        "the parent's own delete cascade ran"
+    );
+    assert_eq!(t.count("settings").await, 1);
+    assert_eq!(
+        t.rows("SELECT name, account_id FROM profiles ORDER BY id")
+            .await,
+        vec![
+            vec![
+                orm_core::Value::from("unrelated"),
+                orm_core::Value::Integer(2)
+            ],
+            vec![orm_core::Value::from("other child"), orm_core::Value::Null],
+        ],
+        "the parent's other child was nulled by the parent's one-to-many"
+    );
+    t.assert_consistent().await;
     Ok(())
 }
 
@@ -137,6 +232,107 @@ async fn replacing_by_a_stored_object_deletes_the_old_one() -> Result<()> {
         t.rows("SELECT url FROM avatars").await,
         vec![vec![orm_core::Value::from("spare.png")]]
     );
+    t.assert_consistent().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn replacing_a_delete_orphan_reference_deletes_the_old_object() -> Result<()> {
+    let t = cascade_support::memory(&[Member::META, Avatar::META]).await;
+    let mut s = t.db.session();
+    let m = s.add(Member {
+        id: None,
+        avatar_id: None,
+        avatar: BelongsTo::to(avatar("old.png")),
+    })?;
+    s.commit().await?;
+    let old = s.related(m, Member::AVATAR).await?.expect("an avatar");
+    let new = s.add(avatar("new.png"))?;
+    s.set(m, Member::AVATAR, Some(new)).await?;
+    s.flush().await?;
+    assert_eq!(s.state(old), ObjectState::Deleted);
+    let new_id = s.read(new).await?.id;
+    assert!(new_id.is_some());
+    assert_eq!(s.read(m).await?.avatar_id, new_id);
+    s.commit().await?;
+    assert_eq!(
+        t.rows("SELECT url FROM avatars").await,
+        vec![vec![orm_core::Value::from("new.png")]]
+    );
+    t.assert_consistent().await;
+    Ok(())
+}
+
+/// The reference moved to another owner before the flush: not an orphan, not deleted (§5).
+#[tokio::test]
+async fn delete_orphan_reference_moved_to_another_owner_survives() -> Result<()> {
+    let t = cascade_support::memory(&[Member::META, Avatar::META]).await;
+    let mut s = t.db.session();
+    let a = s.add(Member {
+        id: None,
+        avatar_id: None,
+        avatar: BelongsTo::to(avatar("shared.png")),
+    })?;
+    let b = s.add(Member {
+        id: None,
+        avatar_id: None,
+        avatar: BelongsTo::new(),
+    })?;
+    s.commit().await?;
+    let pic = s.related(a, Member::AVATAR).await?;
+    s.set(a, Member::AVATAR, None).await?;
+    s.set(b, Member::AVATAR, pic).await?;
+    s.commit().await?;
+    assert_eq!(t.count("avatars").await, 1);
+    assert_eq!(
+        t.ints("SELECT avatar_id FROM members ORDER BY id").await,
+        vec![None, Some(1)]
+    );
+    Ok(())
+}
+
+/// A one-to-one through a unique foreign key (BelongsTo + HasOne): deleting the child side with
+/// `delete` on its many-to-one deletes the one parent.
+#[derive(Model, Debug)]
+#[model(table = "carts")]
+pub struct Cart {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "cart")]
+    pub session: HasOne<WebSession>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "web_sessions")]
+pub struct WebSession {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "carts.id", unique)]
+    pub cart_id: Option<i64>,
+    #[relationship(back_populates = "session", cascade = "all", single_parent = true)]
+    pub cart: BelongsTo<Cart>,
+}
+
+#[tokio::test]
+async fn one_to_one_delete_from_the_key_side() -> Result<()> {
+    let t = cascade_support::memory(&[Cart::META, WebSession::META]).await;
+    let mut s = t.db.session();
+    let new = || WebSession {
+        id: None,
+        cart_id: None,
+        cart: BelongsTo::to(Cart {
+            id: None,
+            session: HasOne::new(),
+        }),
+    };
+    let ws = s.add(new())?;
+    s.add(new())?;
+    s.commit().await?;
+    assert_eq!(t.count("carts").await, 2);
+    s.delete(ws)?;
+    s.commit().await?;
+    assert_eq!(t.count("carts").await, 1);
+    assert_eq!(t.count("web_sessions").await, 1);
     t.assert_consistent().await;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! SEMANTICS.md §9: where we deliberately differ from SQLAlchemy, one or more tests per rule that
 //! is observable at run time (D1 is a compile error, tested by the compile-fail suite; D3 is
-//! tested in seeds.rs with a pooled file database; D11 previews are asserted in seeds.rs and
-//! cascade_o2m.rs; a preview whose plan nulls or guards a key panics in the engine today).
+//! tested in seeds.rs with a pooled file database; D11 previews are also asserted in seeds.rs and
+//! cascade_o2m.rs).
 
 mod cascade_support;
 
@@ -351,5 +351,44 @@ async fn d10_replace_row_with_same_unique_key() -> Result<()> {
         "the new row and its children replaced the old ones"
     );
     t.assert_consistent().await;
+    Ok(())
+}
+
+/// D11: the plan of a delete can be inspected without running it: statements, per-table counts,
+/// a readable `Display`; nothing is written.
+#[tokio::test]
+async fn d11_preview_without_running() -> Result<()> {
+    let t = cascade_support::memory(&models()).await;
+    let mut s = t.db.session();
+    let p = s.add(parent("p", 2, 3))?;
+    s.commit().await?;
+    let preview = s.preview_delete(p).await?;
+    assert_eq!(preview.table("toys").deleted, 6);
+    assert_eq!(preview.table("children").deleted, 2);
+    assert_eq!(preview.table("parents").deleted, 1);
+    // Besides the deletes, only the read that guards the NOT NULL `notes.parent_id` (D6).
+    assert!(preview
+        .statements
+        .iter()
+        .all(|st| st.sql.starts_with("DELETE") || st.action == "check"));
+    let text = preview.to_string();
+    assert!(text.contains("deleting Parent 1"), "{text}");
+    assert!(text.contains("6 rows of toys"), "{text}");
+    assert_eq!(
+        s.state(p),
+        ObjectState::Persistent,
+        "not marked for deletion"
+    );
+    s.commit().await?;
+    assert_eq!(t.count("toys").await, 6);
+    assert_eq!(t.count("parents").await, 1);
+
+    // The preview of a pending flush.
+    s.add(parent("q", 1, 0))?;
+    let pending = s.preview().await?;
+    assert_eq!(pending.table("parents").inserted, 1);
+    assert_eq!(pending.table("children").inserted, 1);
+    s.rollback().await?;
+    assert_eq!(t.count("parents").await, 1);
     Ok(())
 }

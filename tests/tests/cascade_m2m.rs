@@ -1,5 +1,5 @@
-//! SEMANTICS.md §4: many-to-many through an association model. (`delete` on a many-to-many,
-//! which must delete the related objects, fails on the engine today; see the report.)
+//! SEMANTICS.md §4: many-to-many through an association model, including `delete` on a
+//! many-to-many (the related objects are deleted too).
 
 mod cascade_support;
 
@@ -149,6 +149,78 @@ async fn an_association_row_is_deleted_once() -> Result<()> {
             orm_core::Value::Integer(1),
             orm_core::Value::Integer(2)
         ]]
+    );
+    t.assert_consistent().await;
+    Ok(())
+}
+
+// `delete` on a many-to-many: the related objects go too, even shared ones, with their
+// association rows.
+
+#[derive(Model, Debug)]
+#[model(table = "playlists")]
+pub struct Playlist {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(through = PlaylistSong, back_populates = "playlists", cascade = "all")]
+    pub songs: ManyToMany<Song>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "songs")]
+pub struct Song {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(through = PlaylistSong, back_populates = "songs")]
+    pub playlists: ManyToMany<Playlist>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "playlist_songs")]
+pub struct PlaylistSong {
+    #[column(primary_key, foreign_key = "playlists.id")]
+    pub playlist_id: i64,
+    #[column(primary_key, foreign_key = "songs.id")]
+    pub song_id: i64,
+}
+
+fn song() -> Song {
+    Song {
+        id: None,
+        playlists: ManyToMany::new(),
+    }
+}
+
+#[tokio::test]
+async fn delete_cascade_deletes_shared_related_objects() -> Result<()> {
+    let t = cascade_support::memory(&[Playlist::META, Song::META, PlaylistSong::META]).await;
+    let mut s = t.db.session();
+    let doomed = s.add(Playlist {
+        id: None,
+        songs: ManyToMany::from([song(), song()]),
+    })?;
+    let other = s.add(Playlist {
+        id: None,
+        songs: ManyToMany::from([song()]),
+    })?;
+    s.commit().await?;
+    let shared = s.related(doomed, Playlist::SONGS).await?[0];
+    s.append(other, Playlist::SONGS, shared).await?;
+    s.commit().await?;
+    assert_eq!(t.count("playlist_songs").await, 4);
+
+    s.delete(doomed)?;
+    s.commit().await?;
+    assert_eq!(t.count("playlists").await, 1);
+    assert_eq!(
+        t.count("songs").await,
+        1,
+        "both songs of the playlist, shared one included"
+    );
+    assert_eq!(
+        t.count("playlist_songs").await,
+        1,
+        "the shared song's row in the other playlist went too"
     );
     t.assert_consistent().await;
     Ok(())

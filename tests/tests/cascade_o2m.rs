@@ -188,6 +188,32 @@ async fn without_delete_children_are_nulled_and_survive() -> Result<()> {
     Ok(())
 }
 
+/// §7 / D11: a preview of a delete that nulls children lists the nulling before the delete.
+#[tokio::test]
+async fn preview_of_a_nulling_delete() -> Result<()> {
+    let t = cascade_support::memory(&[Team::META, Player::META]).await;
+    let mut s = t.db.session();
+    let a = s.add(team(&["ann", "bob", "cid"]))?;
+    s.commit().await?;
+    let preview = s.preview_delete(a).await?;
+    assert_eq!(preview.table("players").nulled, 3);
+    let nulling = preview
+        .statements
+        .iter()
+        .position(|st| st.action == "set null")
+        .expect("a nulling");
+    let delete = preview
+        .statements
+        .iter()
+        .position(|st| st.action == "delete" && st.table == "teams")
+        .expect("the delete");
+    assert!(nulling < delete, "FK nulling before the delete: {preview}");
+    assert!(preview
+        .to_string()
+        .contains("sets NULL on 3 rows of players"));
+    Ok(())
+}
+
 /// Children removed from the collection before the parent is deleted: with `delete-orphan` they
 /// are deleted; without it their foreign key is set to NULL.
 #[tokio::test]

@@ -312,6 +312,46 @@ async fn rollback_restores_the_session() -> Result<()> {
     Ok(())
 }
 
+// §7: rows that reference each other (mutual foreign keys, SQLAlchemy's post_update).
+
+#[derive(Model, Debug)]
+#[model(table = "departments")]
+pub struct Department {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "employees.id")]
+    pub manager_id: Option<i64>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "employees")]
+pub struct Employee {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "departments.id")]
+    pub department_id: Option<i64>,
+}
+
+#[tokio::test]
+async fn mutual_foreign_keys_are_deleted_together() -> Result<()> {
+    let t = cascade_support::memory(&[Department::META, Employee::META]).await;
+    t.exec("INSERT INTO departments (id) VALUES (1)").await;
+    t.exec("INSERT INTO employees (id, department_id) VALUES (1, 1)")
+        .await;
+    t.exec("UPDATE departments SET manager_id = 1").await;
+    t.assert_consistent().await;
+
+    let mut s = t.db.session();
+    let d = s.get::<Department>(1).await?.expect("stored");
+    let e = s.get::<Employee>(1).await?.expect("stored");
+    s.delete(d)?;
+    s.delete(e)?;
+    s.commit().await?;
+    assert_eq!(t.count("departments").await, 0);
+    assert_eq!(t.count("employees").await, 0);
+    Ok(())
+}
+
 /// Mutual foreign keys where deleting one row cascades to the other: one key is nulled first.
 #[derive(Model, Debug)]
 #[model(table = "teams")]

@@ -1,6 +1,6 @@
 //! SEMANTICS.md §7, self-referential tables: subtree deletes, re-rooting, parent-first inserts.
-//! (Adding a root `Node` with its subtree inserts nothing today, an engine bug; the fixtures of
-//! the `Node` tree are therefore written with raw SQL.)
+//! (The fixtures of the delete tests are written with raw SQL, so that they do not depend on the
+//! ORM's inserts of self-referential rows, tested by `nested_tree_is_inserted_parent_first`.)
 
 mod cascade_support;
 
@@ -38,7 +38,29 @@ pub struct Folder {
     pub children: HasMany<Folder>,
 }
 
-/// A chain `name.depth -> ... -> name.0` of nodes, each also with one leaf, written with raw SQL (the fixture does not depend on the ORM's
+/// A chain `name.depth -> ... -> name.0` of nodes (root first), each also with one leaf.
+fn chain(name: &str, depth: usize) -> Node {
+    let mut node = Node {
+        id: None,
+        name: format!("{name}.{depth}"),
+        parent_id: None,
+        parent: BelongsTo::new(),
+        children: HasMany::new(),
+    };
+    node.children.push(Node {
+        id: None,
+        name: format!("{name}.{depth}.leaf"),
+        parent_id: None,
+        parent: BelongsTo::new(),
+        children: HasMany::new(),
+    });
+    if depth > 0 {
+        node.children.push(chain(name, depth - 1));
+    }
+    node
+}
+
+/// The same chain as [`chain`], written with raw SQL (the fixture does not depend on the ORM's
 /// inserts of self-referential rows).
 async fn raw_chain(t: &TestDb, name: &str, depth: usize) {
     let mut parent = "NULL".to_owned();
@@ -170,6 +192,34 @@ async fn deleting_a_middle_node_reroots_direct_children_only() -> Result<()> {
         vec![vec![orm_core::Value::from("a")]],
         "grandchildren keep their parent"
     );
+    t.assert_consistent().await;
+    Ok(())
+}
+
+/// A nested tree added in one call is inserted parents first, each child's key pointing at its
+/// parent's generated key.
+#[tokio::test]
+async fn nested_tree_is_inserted_parent_first() -> Result<()> {
+    let t = cascade_support::memory(&[Node::META]).await;
+    let mut s = t.db.session();
+    let root = s.add(chain("t", 3))?;
+    s.commit().await?;
+    assert_eq!(t.count("nodes").await, 8);
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM nodes WHERE parent_id IS NULL")
+            .await,
+        1
+    );
+    for depth in 0..3 {
+        let child = id_of(&t, &format!("t.{depth}")).await;
+        let parent = id_of(&t, &format!("t.{}", depth + 1)).await;
+        assert_eq!(
+            t.ints(&format!("SELECT parent_id FROM nodes WHERE id = {child}"))
+                .await,
+            vec![Some(parent)]
+        );
+    }
+    assert_eq!(s.related(root, Node::CHILDREN).await?.len(), 2);
     t.assert_consistent().await;
     Ok(())
 }

@@ -16,6 +16,7 @@ mod cascade_support;
 
 use orm_core::prelude::*;
 use orm_core::{ConstraintKind, ObjectState};
+use orm_tests::fixtures::new_objects;
 
 const JACK_EMAILS: [&str; 2] = ["jack@google.com", "j25@yahoo.com"];
 
@@ -37,7 +38,7 @@ pub struct PlainUser {
     pub addresses: HasMany<PlainAddress>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "addresses")]
 pub struct PlainAddress {
     #[column(primary_key)]
@@ -63,7 +64,7 @@ pub struct BlogUser {
     pub addresses: HasMany<BlogAddress>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "addresses")]
 pub struct BlogAddress {
     #[column(primary_key)]
@@ -84,10 +85,8 @@ fn plain_jack() -> PlainUser {
         addresses: JACK_EMAILS
             .iter()
             .map(|e| PlainAddress {
-                id: None,
                 email_address: (*e).into(),
-                user_id: None,
-                user: BelongsTo::new(),
+                ..Default::default()
             })
             .collect(),
     }
@@ -102,10 +101,8 @@ fn blog_user(name: &str, fullname: &str, nickname: &str, emails: &[&str]) -> Blo
         addresses: emails
             .iter()
             .map(|e| BlogAddress {
-                id: None,
                 email_address: (*e).into(),
-                user_id: None,
-                user: BelongsTo::new(),
+                ..Default::default()
             })
             .collect(),
     }
@@ -412,7 +409,7 @@ pub struct DefaultParent {
     pub children: HasMany<DefaultChild>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "child")]
 pub struct DefaultChild {
     #[column(primary_key)]
@@ -433,7 +430,7 @@ pub struct Parent {
     pub children: HasMany<Child>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "child")]
 pub struct Child {
     #[column(primary_key)]
@@ -444,30 +441,38 @@ pub struct Child {
     pub parent: BelongsTo<Parent>,
 }
 
-/// Solution 2 / Solution 3, option 1: `ondelete='CASCADE'` with `passive_deletes=True`.
+/// Solutions 2, 3 (option 1) and 5: `ondelete='CASCADE'` with `passive_deletes=True`, in the
+/// tables of Solution 5.
 #[derive(Model, Debug)]
-#[model(table = "parents")]
-pub struct PassiveParent {
+#[model(table = "roomdata")]
+pub struct DbRoom {
     #[column(primary_key)]
     pub id: Option<i64>,
-    #[relationship(back_populates = "parent", passive_deletes = true)]
-    pub children: HasMany<PassiveChild>,
+    #[relationship(back_populates = "room", passive_deletes = true)]
+    pub furniture: HasMany<DbFurniture>,
 }
 
-#[derive(Model, Debug)]
-#[model(table = "children")]
-pub struct PassiveChild {
+#[derive(Model, Debug, Default)]
+#[model(table = "furnituredata")]
+pub struct DbFurniture {
     #[column(primary_key)]
     pub id: Option<i64>,
-    #[column(foreign_key = "parents.id", on_delete = "cascade")]
-    pub parent_id: Option<i64>,
-    #[relationship(back_populates = "children")]
-    pub parent: BelongsTo<PassiveParent>,
+    #[column(foreign_key = "roomdata.id", on_delete = "cascade")]
+    pub room_id: Option<i64>,
+    #[relationship(back_populates = "furniture")]
+    pub room: BelongsTo<DbRoom>,
+}
+
+fn furnished_room(pieces: usize) -> DbRoom {
+    DbRoom {
+        id: None,
+        furniture: new_objects(pieces),
+    }
 }
 
 /// Solution 3's "Gotcha!": `ondelete='CASCADE'` WITHOUT `passive_deletes`. SQLAlchemy nulls the
 /// children first and defeats the database's cascade; we never do (D2).
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "parent_table")]
 pub struct GotchaParent {
     #[column(primary_key)]
@@ -476,7 +481,7 @@ pub struct GotchaParent {
     pub children: HasMany<GotchaChild>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "child_table")]
 pub struct GotchaChild {
     #[column(primary_key)]
@@ -495,13 +500,7 @@ async fn qa_default_cascade_children_persist_with_null_fk() -> Result<()> {
     let mut s = t.db.session();
     let parent = s.add(DefaultParent {
         id: None,
-        children: (0..3)
-            .map(|_| DefaultChild {
-                id: None,
-                parentid: None,
-                parent: BelongsTo::new(),
-            })
-            .collect(),
+        children: new_objects(3),
     })?;
     s.commit().await?;
     assert_eq!(s.query::<DefaultChild>().count().await?, 3);
@@ -523,13 +522,7 @@ async fn qa_default_cascade_children_persist_with_null_fk() -> Result<()> {
 async fn three_children(s: &mut Session) -> Result<Handle<Parent>> {
     let parent = s.add(Parent {
         id: None,
-        children: (0..3)
-            .map(|_| Child {
-                id: None,
-                parentid: None,
-                parent: BelongsTo::new(),
-            })
-            .collect(),
+        children: new_objects(3),
     })?;
     s.commit().await?;
     Ok(parent)
@@ -585,33 +578,27 @@ async fn qa_bulk_query_delete_applies_cascade() -> Result<()> {
 }
 
 /// Solution 2 / Solution 3 option 1: `on_delete = "cascade"` with `passive_deletes = true`; the
-/// children are not loaded and the database deletes them.
+/// children (here the room's furniture) are not loaded and the database deletes them.
 #[tokio::test]
 async fn qa_database_cascade_with_passive_deletes() -> Result<()> {
-    let t = cascade_support::memory(&[PassiveParent::META, PassiveChild::META]).await;
+    let t = cascade_support::memory(&[DbRoom::META, DbFurniture::META]).await;
     let mut s = t.db.session();
-    s.add(PassiveParent {
-        id: None,
-        children: (0..3)
-            .map(|_| PassiveChild {
-                id: None,
-                parent_id: None,
-                parent: BelongsTo::new(),
-            })
-            .collect(),
-    })?;
+    s.add(furnished_room(3))?;
     s.commit().await?;
 
-    let parent = s.get::<PassiveParent>(1).await?.expect("stored");
-    let preview = s.preview_delete(parent).await?;
+    let room = s.get::<DbRoom>(1).await?.expect("stored");
+    let preview = s.preview_delete(room).await?;
     assert!(
-        preview.statements.iter().all(|st| st.table != "children"),
-        "the ORM leaves the children to the database: {preview}"
+        preview
+            .statements
+            .iter()
+            .all(|st| st.table != "furnituredata"),
+        "the ORM leaves the furniture to the database: {preview}"
     );
-    s.delete(parent)?;
+    s.delete(room)?;
     s.commit().await?;
-    assert_eq!(s.query::<PassiveChild>().count().await?, 0);
-    assert_eq!(s.query::<PassiveParent>().count().await?, 0);
+    assert_eq!(s.query::<DbFurniture>().count().await?, 0);
+    assert_eq!(s.query::<DbRoom>().count().await?, 0);
     t.assert_consistent().await;
     Ok(())
 }
@@ -625,20 +612,11 @@ async fn qa_gotcha_on_delete_cascade_is_never_defeated() -> Result<()> {
     let t = cascade_support::memory(&[GotchaParent::META, GotchaChild::META]).await;
     let mut s = t.db.session();
     for _ in 0..5 {
-        s.add(GotchaParent {
-            id: None,
-            children: HasMany::new(),
-        })?;
+        s.add(GotchaParent::default())?;
     }
     s.add(GotchaParent {
         id: None,
-        children: (0..3)
-            .map(|_| GotchaChild {
-                id: None,
-                parent_id: None,
-                parent: BelongsTo::new(),
-            })
-            .collect(),
+        children: new_objects(3),
     })?;
     s.commit().await?;
 
@@ -696,41 +674,8 @@ async fn qa_removed_child_without_delete_orphan_is_detached() -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Q&A Solution 5: "I had to do something extra to make it work for sqlite" (PRAGMA foreign_keys
-// on every connection). Ours is on for every pooled connection (D3).
+// on every connection). Ours is on for every pooled connection (D3). Models: `DbRoom` above.
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Model, Debug)]
-#[model(table = "roomdata")]
-pub struct DbRoom {
-    #[column(primary_key)]
-    pub id: Option<i64>,
-    #[relationship(back_populates = "room", passive_deletes = true)]
-    pub furniture: HasMany<DbFurniture>,
-}
-
-#[derive(Model, Debug)]
-#[model(table = "furnituredata")]
-pub struct DbFurniture {
-    #[column(primary_key)]
-    pub id: Option<i64>,
-    #[column(foreign_key = "roomdata.id", on_delete = "cascade")]
-    pub room_id: Option<i64>,
-    #[relationship(back_populates = "furniture")]
-    pub room: BelongsTo<DbRoom>,
-}
-
-fn furnished_room(pieces: usize) -> DbRoom {
-    DbRoom {
-        id: None,
-        furniture: (0..pieces)
-            .map(|_| DbFurniture {
-                id: None,
-                room_id: None,
-                room: BelongsTo::new(),
-            })
-            .collect(),
-    }
-}
 
 /// Every connection of a file database's pool has `foreign_keys = 1`: hold several connections at
 /// once (each in its own transaction) and ask each of them.

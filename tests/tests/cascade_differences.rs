@@ -6,6 +6,7 @@
 mod cascade_support;
 
 use orm_core::prelude::*;
+use orm_tests::fixtures::new_objects;
 
 #[derive(Model, Debug)]
 #[model(table = "parents")]
@@ -35,7 +36,7 @@ pub struct Child {
     pub toys: HasMany<Toy>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "toys")]
 pub struct Toy {
     #[column(primary_key)]
@@ -83,13 +84,7 @@ fn parent(name: &str, children: usize, toys: usize) -> Parent {
                 id: None,
                 parent_id: None,
                 parent: BelongsTo::new(),
-                toys: (0..toys)
-                    .map(|_| Toy {
-                        id: None,
-                        child_id: None,
-                        child: BelongsTo::new(),
-                    })
-                    .collect(),
+                toys: new_objects(toys),
             })
             .collect(),
         pets: HasMany::new(),

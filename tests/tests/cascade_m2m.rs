@@ -4,6 +4,7 @@
 mod cascade_support;
 
 use orm_core::prelude::*;
+use orm_tests::fixtures::new_objects;
 
 #[derive(Model, Debug)]
 #[model(table = "posts")]
@@ -166,7 +167,7 @@ pub struct Playlist {
     pub songs: ManyToMany<Song>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "songs")]
 pub struct Song {
     #[column(primary_key)]
@@ -184,24 +185,17 @@ pub struct PlaylistSong {
     pub song_id: i64,
 }
 
-fn song() -> Song {
-    Song {
-        id: None,
-        playlists: ManyToMany::new(),
-    }
-}
-
 #[tokio::test]
 async fn delete_cascade_deletes_shared_related_objects() -> Result<()> {
     let t = cascade_support::memory(&[Playlist::META, Song::META, PlaylistSong::META]).await;
     let mut s = t.db.session();
     let doomed = s.add(Playlist {
         id: None,
-        songs: ManyToMany::from([song(), song()]),
+        songs: new_objects(2),
     })?;
     let other = s.add(Playlist {
         id: None,
-        songs: ManyToMany::from([song()]),
+        songs: new_objects(1),
     })?;
     s.commit().await?;
     let shared = s.related(doomed, Playlist::SONGS).await?[0];
@@ -237,7 +231,7 @@ pub struct Deck {
     pub cards: ManyToMany<Card>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "cards")]
 pub struct Card {
     #[column(primary_key)]
@@ -256,7 +250,7 @@ pub struct DeckCard {
 fn deck(cards: usize) -> Deck {
     Deck {
         id: None,
-        cards: (0..cards).map(|_| Card { id: None }).collect(),
+        cards: new_objects(cards),
     }
 }
 

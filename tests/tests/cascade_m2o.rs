@@ -4,6 +4,7 @@
 mod cascade_support;
 
 use orm_core::prelude::*;
+use orm_tests::fixtures::new_objects;
 
 // Without a cascade on the many-to-one.
 
@@ -16,7 +17,7 @@ pub struct Author {
     pub books: HasMany<Book>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "books")]
 pub struct Book {
     #[column(primary_key)]
@@ -35,13 +36,7 @@ async fn without_cascade_the_parent_is_untouched() -> Result<()> {
     let mut s = t.db.session();
     s.add(Author {
         id: None,
-        books: (0..2)
-            .map(|_| Book {
-                id: None,
-                author_id: None,
-                author: BelongsTo::new(),
-            })
-            .collect(),
+        books: new_objects(2),
     })?;
     s.commit().await?;
 
@@ -85,7 +80,7 @@ pub struct Profile {
     pub account: BelongsTo<Account>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "settings")]
 pub struct Setting {
     #[column(primary_key)]
@@ -100,13 +95,7 @@ fn account_with_settings(n: usize) -> Account {
     Account {
         id: None,
         profiles: HasMany::new(),
-        settings: (0..n)
-            .map(|_| Setting {
-                id: None,
-                account_id: None,
-                account: BelongsTo::new(),
-            })
-            .collect(),
+        settings: new_objects(n),
     }
 }
 

@@ -4,6 +4,7 @@ mod cascade_support;
 
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
+use orm_tests::fixtures::new_objects;
 
 // A three-level tree: Blog -> Post -> Comment, each level with `all, delete-orphan`.
 
@@ -30,7 +31,7 @@ pub struct Post {
     pub comments: HasMany<Comment>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "comments")]
 pub struct Comment {
     #[column(primary_key)]
@@ -41,20 +42,12 @@ pub struct Comment {
     pub post: BelongsTo<Post>,
 }
 
-fn comment() -> Comment {
-    Comment {
-        id: None,
-        post_id: None,
-        post: BelongsTo::new(),
-    }
-}
-
 fn post(comments: usize) -> Post {
     Post {
         id: None,
         blog_id: None,
         blog: BelongsTo::new(),
-        comments: (0..comments).map(|_| comment()).collect(),
+        comments: new_objects(comments),
     }
 }
 
@@ -262,7 +255,7 @@ pub struct Folder {
     pub files: HasMany<File>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "files")]
 pub struct File {
     #[column(primary_key)]
@@ -282,7 +275,7 @@ pub struct Shelf {
     pub books: HasMany<Book>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "books")]
 pub struct Book {
     #[column(primary_key)]
@@ -304,7 +297,7 @@ pub struct Album {
     pub photos: HasMany<Photo>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "photos")]
 pub struct Photo {
     #[column(primary_key)]
@@ -318,13 +311,7 @@ pub struct Photo {
 fn folder(files: usize) -> Folder {
     Folder {
         id: None,
-        files: (0..files)
-            .map(|_| File {
-                id: None,
-                folder_id: None,
-                folder: BelongsTo::new(),
-            })
-            .collect(),
+        files: new_objects(files),
     }
 }
 
@@ -371,13 +358,7 @@ async fn passive_deletes_true_with_database_cascade() -> Result<()> {
     let mut s = t.db.session();
     s.add(Album {
         id: None,
-        photos: (0..4)
-            .map(|_| Photo {
-                id: None,
-                album_id: None,
-                album: BelongsTo::new(),
-            })
-            .collect(),
+        photos: new_objects(4),
     })?;
     s.commit().await?;
     let mut s = t.db.session();
@@ -401,13 +382,7 @@ async fn passive_deletes_all_never_touches_children() -> Result<()> {
     let mut s = t.db.session();
     let shelf = s.add(Shelf {
         id: None,
-        books: (0..2)
-            .map(|_| Book {
-                id: None,
-                shelf_id: None,
-                shelf: BelongsTo::new(),
-            })
-            .collect(),
+        books: new_objects(2),
     })?;
     s.commit().await?;
     let books = s.related(shelf, Shelf::BOOKS).await?;

@@ -5,6 +5,7 @@ mod cascade_support;
 
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
+use orm_tests::fixtures::new_objects;
 
 #[derive(Model, Debug)]
 #[model(table = "users")]
@@ -31,7 +32,7 @@ pub struct Address {
     pub visits: HasMany<Visit>,
 }
 
-#[derive(Model, Debug)]
+#[derive(Model, Debug, Default)]
 #[model(table = "visits")]
 pub struct Visit {
     #[column(primary_key)]
@@ -48,13 +49,7 @@ fn address(email: &str, visits: usize) -> Address {
         email: email.into(),
         user_id: None,
         user: BelongsTo::new(),
-        visits: (0..visits)
-            .map(|_| Visit {
-                id: None,
-                address_id: None,
-                address: BelongsTo::new(),
-            })
-            .collect(),
+        visits: new_objects(visits),
     }
 }
 

@@ -175,15 +175,20 @@ fn avatar(url: &str) -> Avatar {
     }
 }
 
+/// A new member with a new avatar at `url`, or with none.
+fn member(url: Option<&str>) -> Member {
+    Member {
+        id: None,
+        avatar_id: None,
+        avatar: url.map_or_else(BelongsTo::new, |url| BelongsTo::to(avatar(url))),
+    }
+}
+
 #[tokio::test]
 async fn setting_a_delete_orphan_reference_to_none_deletes_it() -> Result<()> {
     let t = cascade_support::memory(&[Member::META, Avatar::META]).await;
     let mut s = t.db.session();
-    let m = s.add(Member {
-        id: None,
-        avatar_id: None,
-        avatar: BelongsTo::to(avatar("a.png")),
-    })?;
+    let m = s.add(member(Some("a.png")))?;
     s.commit().await?;
     s.set(m, Member::AVATAR, None).await?;
     s.commit().await?;
@@ -202,11 +207,7 @@ async fn setting_a_delete_orphan_reference_to_none_deletes_it() -> Result<()> {
 async fn replacing_by_a_stored_object_deletes_the_old_one() -> Result<()> {
     let t = cascade_support::memory(&[Member::META, Avatar::META]).await;
     let mut s = t.db.session();
-    let m = s.add(Member {
-        id: None,
-        avatar_id: None,
-        avatar: BelongsTo::to(avatar("old.png")),
-    })?;
+    let m = s.add(member(Some("old.png")))?;
     let spare = s.add(avatar("spare.png"))?;
     s.commit().await?;
     let old = s.related(m, Member::AVATAR).await?.expect("an avatar");
@@ -229,11 +230,7 @@ async fn replacing_by_a_stored_object_deletes_the_old_one() -> Result<()> {
 async fn replacing_a_delete_orphan_reference_deletes_the_old_object() -> Result<()> {
     let t = cascade_support::memory(&[Member::META, Avatar::META]).await;
     let mut s = t.db.session();
-    let m = s.add(Member {
-        id: None,
-        avatar_id: None,
-        avatar: BelongsTo::to(avatar("old.png")),
-    })?;
+    let m = s.add(member(Some("old.png")))?;
     s.commit().await?;
     let old = s.related(m, Member::AVATAR).await?.expect("an avatar");
     let new = s.add(avatar("new.png"))?;
@@ -257,16 +254,8 @@ async fn replacing_a_delete_orphan_reference_deletes_the_old_object() -> Result<
 async fn delete_orphan_reference_moved_to_another_owner_survives() -> Result<()> {
     let t = cascade_support::memory(&[Member::META, Avatar::META]).await;
     let mut s = t.db.session();
-    let a = s.add(Member {
-        id: None,
-        avatar_id: None,
-        avatar: BelongsTo::to(avatar("shared.png")),
-    })?;
-    let b = s.add(Member {
-        id: None,
-        avatar_id: None,
-        avatar: BelongsTo::new(),
-    })?;
+    let a = s.add(member(Some("shared.png")))?;
+    let b = s.add(member(None))?;
     s.commit().await?;
     let pic = s.related(a, Member::AVATAR).await?;
     s.set(a, Member::AVATAR, None).await?;

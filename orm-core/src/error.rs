@@ -192,15 +192,6 @@ pub enum Error {
         field: &'static str,
     },
 
-    /// A bulk delete could not honour a cascade set-based, so it refused to run.
-    #[error("bulk delete of `{model}` refused before any statement ran: {reason}")]
-    BulkDeleteRefused {
-        /// The model.
-        model: &'static str,
-        /// Why, and what to do instead.
-        reason: String,
-    },
-
     /// An operation that needs a stored row was used on an object not yet inserted.
     #[error("`{model}` has no primary key yet: flush the session before {action}")]
     NotPersisted {

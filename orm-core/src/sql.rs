@@ -279,8 +279,9 @@ pub(crate) fn update(
     b.finish()
 }
 
-/// `UPDATE t SET c = CASE pk WHEN ? THEN ? ... END, ... WHERE pk IN (...)`: many rows, each
-/// with its own values, in one statement (single-column primary keys).
+/// `UPDATE t SET c = v.column2, ... FROM (VALUES (?, ?), ...) AS v WHERE t.pk = v.column1`: many
+/// rows, each with its own values, in one statement joined on the key (single-column keys).
+/// A `CASE pk WHEN ...` would be tested branch by branch for every row: quadratic.
 pub(crate) fn update_many(
     dialect: &'static Dialect,
     meta: &ModelMeta,
@@ -292,21 +293,26 @@ pub(crate) fn update_many(
     b.push("UPDATE ").ident(meta.table).push(" SET ");
     b.list(columns.iter().enumerate(), |b, (i, &column)| {
         b.ident(meta.columns[column].name)
-            .push(" = CASE ")
-            .ident(key);
-        for (k, values) in rows {
-            b.push(" WHEN ")
-                .param(k.clone())
-                .push(" THEN ")
-                .param(values[i].clone());
+            .push(" = ")
+            .ident("orm_v")
+            .push(".");
+        b.ident(&format!("column{}", i + 2));
+    });
+    b.push(" FROM (VALUES ");
+    b.list(rows.iter(), |b, (k, values)| {
+        b.push("(").param(k.clone());
+        for v in values {
+            b.push(", ").param(v.clone());
         }
-        b.push(" END");
+        b.push(")");
     });
-    b.push(" WHERE ").ident(key).push(" IN (");
-    b.list(rows.iter(), |b, (k, _)| {
-        b.param(k.clone());
-    });
-    b.push(")");
+    b.push(") AS ")
+        .ident("orm_v")
+        .push(" WHERE ")
+        .ident(meta.table)
+        .push(".")
+        .ident(key);
+    b.push(" = ").ident("orm_v").push(".").ident("column1");
     b.finish()
 }
 

@@ -294,3 +294,107 @@ async fn single_parent_many_to_many() -> Result<()> {
     assert_eq!(t.count("deck_cards").await, 1);
     Ok(())
 }
+
+// A `delete` many-to-many one level below rows that are not loaded: the related keys are read
+// set-based (one SELECT) before the rows linking them go, then deleted (D4, D9).
+
+#[derive(Model, Debug)]
+#[model(table = "albums")]
+pub struct Album {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(cascade = "all")]
+    pub tracks: HasMany<Track>,
+}
+
+#[derive(Model, Debug, Default)]
+#[model(table = "tracks")]
+pub struct Track {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "albums.id")]
+    pub album_id: Option<i64>,
+    #[relationship(through = TrackLabel, cascade = "all")]
+    pub labels: ManyToMany<Label>,
+}
+
+#[derive(Model, Debug, Default)]
+#[model(table = "labels")]
+pub struct Label {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "track_labels")]
+pub struct TrackLabel {
+    #[column(primary_key, foreign_key = "tracks.id")]
+    pub track_id: i64,
+    #[column(primary_key, foreign_key = "labels.id")]
+    pub label_id: i64,
+}
+
+/// Two albums of two tracks with two labels each (8 labels), stored and expired.
+async fn albums(t: &cascade_support::TestDb) -> Result<Session> {
+    let mut s = t.db.session();
+    for _ in 0..2 {
+        let tracks = (0..2)
+            .map(|_| Track {
+                labels: new_objects(2),
+                ..Track::default()
+            })
+            .collect();
+        s.add(Album { id: None, tracks })?;
+    }
+    s.commit().await?;
+    Ok(t.db.session())
+}
+
+#[tokio::test]
+async fn delete_reaches_many_to_many_below_rows_that_are_not_loaded() -> Result<()> {
+    let t =
+        cascade_support::memory(&[Album::META, Track::META, Label::META, TrackLabel::META]).await;
+    let mut s = albums(&t).await?;
+    let album = s.get::<Album>(1_i64).await?.expect("album 1");
+    let label = s
+        .get::<Label>(1_i64)
+        .await?
+        .expect("label 1, held by the session");
+    s.delete(album)?;
+    s.flush().await?;
+    assert_eq!(
+        s.state(label),
+        ObjectState::Deleted,
+        "a held object among the captured keys"
+    );
+    s.commit().await?;
+    assert_eq!(t.count("albums").await, 1);
+    assert_eq!(t.count("tracks").await, 2);
+    assert_eq!(
+        t.count("labels").await,
+        4,
+        "the deleted album's 4 labels went with its tracks"
+    );
+    assert_eq!(t.count("track_labels").await, 4);
+    t.assert_consistent().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bulk_delete_applies_a_many_to_many_delete_below_it() -> Result<()> {
+    let t =
+        cascade_support::memory(&[Album::META, Track::META, Label::META, TrackLabel::META]).await;
+    let mut s = albums(&t).await?;
+    let deleted = s.query::<Album>().delete().await?;
+    s.commit().await?;
+    assert_eq!(deleted, 2);
+    for table in ["albums", "tracks", "labels", "track_labels"] {
+        assert_eq!(
+            t.count(table).await,
+            0,
+            "{table} left behind by a bulk delete"
+        );
+    }
+    t.assert_consistent().await;
+    Ok(())
+}

@@ -71,6 +71,12 @@ pub(crate) enum Step {
     Delete { set: RowSet },
     /// Sets a foreign key to NULL on a set of rows.
     Nullify { set: RowSet, column: usize },
+    /// Reads the `column` values of a set into capture `slot`, for later `Captured` sets.
+    Capture {
+        set: RowSet,
+        column: usize,
+        slot: usize,
+    },
     /// Inserts pending objects of one model, in one multi-row statement per chunk.
     Insert {
         model: &'static ModelMeta,
@@ -82,6 +88,31 @@ pub(crate) enum Step {
         columns: [usize; 2],
         rows: Vec<[KeySrc; 2]>,
     },
+}
+
+impl Step {
+    /// The step with its captured sets replaced by the keys read for them.
+    pub(crate) fn resolved(&self, captures: &[Vec<Value>]) -> Step {
+        match self {
+            Step::Guard { set, refusal } => Step::Guard {
+                set: set.resolve(captures),
+                refusal: *refusal,
+            },
+            Step::Delete { set } => Step::Delete {
+                set: set.resolve(captures),
+            },
+            Step::Nullify { set, column } => Step::Nullify {
+                set: set.resolve(captures),
+                column: *column,
+            },
+            Step::Capture { set, column, slot } => Step::Capture {
+                set: set.resolve(captures),
+                column: *column,
+                slot: *slot,
+            },
+            other => other.clone(),
+        }
+    }
 }
 
 /// What a flush will do: its statements in order and its effects on the session's objects.
@@ -98,6 +129,10 @@ pub(crate) struct Plan {
     pub sync: HashMap<ObjId, Vec<(usize, KeySrc)>>,
     /// Foreign keys of new rows inserted as NULL and set by an UPDATE after the inserts.
     pub deferred: HashSet<(ObjId, usize)>,
+    /// How many capture slots the steps fill.
+    pub captures: usize,
+    /// Captured sets the flush deletes: objects of the session among them are deleted too.
+    pub captured_deletes: Vec<RowSet>,
 }
 
 impl Plan {

@@ -704,13 +704,56 @@ impl<'a> Planner<'a> {
         path.push(model.table);
         let set = self.widen_to_subtree(set)?;
         self.break_mutual_keys(&set)?;
+        let mut parents = Vec::new();
         for index in 0..model.relationships.len() {
-            let resolved = self.resolve(model, index)?;
-            self.dependents(&set, &model.relationships[index], resolved, path)?;
+            let rel = &model.relationships[index];
+            match self.resolve(model, index)? {
+                // A many-to-one `delete`: read the parents' keys before these rows go.
+                Resolved::Parent(link) if rel.cascade.contains(Cascade::DELETE) => {
+                    parents.push(self.capture(
+                        &set,
+                        link.fk_column,
+                        link.parent,
+                        link.parent_column,
+                    ));
+                }
+                resolved => self.dependents(&set, rel, resolved, path)?,
+            }
         }
         self.plan.steps.push(Step::Delete { set });
+        for parent_set in parents {
+            self.delete_captured(parent_set, path)?;
+        }
         path.pop();
         Ok(())
+    }
+
+    /// A `Capture` step reading `column` of `set`; returns the set of `target` rows whose
+    /// `target_column` is among the values read.
+    fn capture(
+        &mut self,
+        set: &RowSet,
+        column: usize,
+        target: &'static ModelMeta,
+        target_column: usize,
+    ) -> RowSet {
+        let slot = self.plan.captures;
+        self.plan.captures += 1;
+        self.plan.steps.push(Step::Capture {
+            set: set.clone(),
+            column,
+            slot,
+        });
+        RowSet::Captured {
+            model: target,
+            column: target_column,
+            slot,
+        }
+    }
+
+    fn delete_captured(&mut self, set: RowSet, path: &mut Vec<&'static str>) -> Result<()> {
+        self.plan.captured_deletes.push(set.clone());
+        self.delete_set(set, path)
     }
 
     /// Rows that reference rows their own cascade deletes (mutual foreign keys) have that key
@@ -790,15 +833,30 @@ impl<'a> Planner<'a> {
     ) -> Result<()> {
         match resolved {
             Resolved::Children(link) => self.child_statements(set, rel, link, path),
-            Resolved::Association { owner, .. } => {
+            Resolved::Association { owner, target } => {
                 let rows = RowSet::Referencing {
                     model: owner.child,
                     fk: owner.fk_column,
                     parent: Box::new(set.clone()),
                     parent_column: owner.parent_column,
                 };
+                if !rel.cascade.contains(Cascade::DELETE) {
+                    self.plan.steps.push(Step::Delete { set: rows });
+                    return Ok(());
+                }
+                // `delete` on a many-to-many: read the related keys, drop every association row
+                // of those objects (also with other owners), then delete them (SEMANTICS §4).
+                let targets =
+                    self.capture(&rows, target.fk_column, target.parent, target.parent_column);
                 self.plan.steps.push(Step::Delete { set: rows });
-                Ok(())
+                let links = RowSet::Referencing {
+                    model: target.child,
+                    fk: target.fk_column,
+                    parent: Box::new(targets.clone()),
+                    parent_column: target.parent_column,
+                };
+                self.plan.steps.push(Step::Delete { set: links });
+                self.delete_captured(targets, path)
             }
             Resolved::Parent(_) => Ok(()),
         }

@@ -41,6 +41,13 @@ pub(crate) enum RowSet {
         column: usize,
         values: Vec<Value>,
     },
+    /// Rows whose `column` is one of the values a `Capture` step read earlier in the flush
+    /// (related keys that later statements destroy the means to find).
+    Captured {
+        model: &'static ModelMeta,
+        column: usize,
+        slot: usize,
+    },
 }
 
 impl RowSet {
@@ -48,7 +55,8 @@ impl RowSet {
         match self {
             RowSet::Keys { model, .. }
             | RowSet::Filter { model, .. }
-            | RowSet::Referencing { model, .. } => model,
+            | RowSet::Referencing { model, .. }
+            | RowSet::Captured { model, .. } => model,
             RowSet::Subtree { roots, .. } => roots.model(),
             RowSet::Except { set, .. } => set.model(),
         }
@@ -105,6 +113,55 @@ impl RowSet {
                 );
                 b.push(")");
             }
+            // Resolved into `Keys` before execution; unresolved, it matches nothing.
+            RowSet::Captured { .. } => {
+                b.push("1 = 0");
+            }
+        }
+    }
+
+    /// Replaces captured sets by the key lists the flush read for them.
+    pub(crate) fn resolve(&self, captures: &[Vec<Value>]) -> RowSet {
+        match self {
+            RowSet::Captured {
+                model,
+                column,
+                slot,
+            } => RowSet::Keys {
+                model,
+                column: *column,
+                values: captures.get(*slot).cloned().unwrap_or_default(),
+            },
+            RowSet::Referencing {
+                model,
+                fk,
+                parent,
+                parent_column,
+            } => RowSet::Referencing {
+                model,
+                fk: *fk,
+                parent: Box::new(parent.resolve(captures)),
+                parent_column: *parent_column,
+            },
+            RowSet::Subtree {
+                fk,
+                parent_column,
+                roots,
+            } => RowSet::Subtree {
+                fk: *fk,
+                parent_column: *parent_column,
+                roots: Box::new(roots.resolve(captures)),
+            },
+            RowSet::Except {
+                set,
+                column,
+                values,
+            } => RowSet::Except {
+                set: Box::new(set.resolve(captures)),
+                column: *column,
+                values: values.clone(),
+            },
+            RowSet::Keys { .. } | RowSet::Filter { .. } => self.clone(),
         }
     }
 
@@ -138,7 +195,7 @@ impl RowSet {
     pub(crate) fn param_count(&self) -> usize {
         match self {
             RowSet::Keys { values, .. } => values.len(),
-            RowSet::Filter { .. } => 0,
+            RowSet::Filter { .. } | RowSet::Captured { .. } => 0,
             RowSet::Referencing { parent, .. } => parent.param_count(),
             RowSet::Subtree { roots, .. } => roots.param_count(),
             RowSet::Except { set, values, .. } => set.param_count() + values.len(),
@@ -165,7 +222,7 @@ impl RowSet {
     fn key_list_len(&self) -> usize {
         match self {
             RowSet::Keys { values, .. } => values.len(),
-            RowSet::Filter { .. } => 0,
+            RowSet::Filter { .. } | RowSet::Captured { .. } => 0,
             RowSet::Referencing { parent, .. } => parent.key_list_len(),
             RowSet::Subtree { roots, .. } => roots.key_list_len(),
             RowSet::Except { set, .. } => set.key_list_len(),
@@ -183,7 +240,7 @@ impl RowSet {
                 column: *column,
                 values: values[start..end].to_vec(),
             },
-            RowSet::Filter { .. } => self.clone(),
+            RowSet::Filter { .. } | RowSet::Captured { .. } => self.clone(),
             RowSet::Referencing {
                 model,
                 fk,
@@ -224,7 +281,7 @@ impl RowSet {
     fn has_key_list(&self) -> bool {
         match self {
             RowSet::Keys { .. } => true,
-            RowSet::Filter { .. } => false,
+            RowSet::Filter { .. } | RowSet::Captured { .. } => false,
             RowSet::Referencing { parent, .. } => parent.has_key_list(),
             RowSet::Subtree { roots, .. } => roots.has_key_list(),
             RowSet::Except { set, .. } => set.has_key_list(),
@@ -290,6 +347,13 @@ pub(crate) fn nullify(dialect: &'static Dialect, set: &RowSet, column: usize) ->
     b.finish()
 }
 
+/// `SELECT column FROM t WHERE <set>` (a capture of related keys).
+pub(crate) fn select(dialect: &'static Dialect, set: &RowSet, column: usize) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    set.select_column(&mut b, column, 0);
+    b.finish()
+}
+
 /// `SELECT COUNT(*) FROM t WHERE <set>` (previews and guards).
 pub(crate) fn count(dialect: &'static Dialect, set: &RowSet) -> Statement {
     let mut b = SqlBuilder::new(dialect);
@@ -343,6 +407,13 @@ impl fmt::Display for RowSet {
             RowSet::Subtree { roots, .. } => write!(f, "the subtrees under ({roots})"),
             RowSet::Except { set, values, .. } => {
                 write!(f, "{set}, except {} moved away", values.len())
+            }
+            RowSet::Captured { model, column, .. } => {
+                write!(
+                    f,
+                    "{} with {} among the keys read earlier",
+                    model.table, model.columns[*column].name
+                )
             }
         }
     }

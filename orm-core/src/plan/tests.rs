@@ -130,6 +130,9 @@ fn sql(plan: &Plan) -> Vec<String> {
             Step::AssocInsert { model, rows, .. } => {
                 format!("ASSOC {} x{}", model.table, rows.len())
             }
+            Step::Capture { set, column, .. } => {
+                format!("CAPTURE {}", rowset::select(&SQLITE, set, *column).sql)
+            }
         })
         .collect()
 }

@@ -4,7 +4,6 @@ use super::Session;
 use crate::column::{Column, Condition, Expr, Rel};
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
-use crate::meta::{Cascade, RelKind};
 use crate::model::{Handle, Model, Relationship};
 use crate::plan::rowset::RowSet;
 use crate::sql::{self, Window};
@@ -156,13 +155,13 @@ impl<'s, T: Model> Query<'s, T> {
 
     /// Deletes every matching row WITH the ORM's cascades, set-based (D4): the matching keys are
     /// read (not the rows), loaded objects are reconciled, and each cascade level costs one
-    /// statement per chunk. Refuses, before any write, a cascade that cannot run set-based.
+    /// statement per chunk (many-to-one and many-to-many `delete` cascades read the related
+    /// keys first, with one SELECT per level).
     /// Returns how many rows of `T` were deleted. Runs as a flush (not committed).
     pub async fn delete(self) -> Result<u64> {
         let filter = self.filter_expr();
         let session = self.session;
         session.register::<T>()?;
-        refuse_unplannable::<T>()?;
         session.autoflush().await?;
         let keys = session.select_keys(T::META, filter.as_ref()).await?;
         let mut unloaded = Vec::new();
@@ -198,28 +197,6 @@ impl<'s, T: Model> Query<'s, T> {
         }
         Ok(keys.len() as u64)
     }
-}
-
-/// Cascades that follow a many-to-one or many-to-many `delete` need the related keys of each
-/// row; a bulk delete does not load rows, so it refuses them rather than leave orphans.
-fn refuse_unplannable<T: Model>() -> Result<()> {
-    for rel in T::META.relationships {
-        if rel.cascade.contains(Cascade::DELETE)
-            && matches!(rel.kind, RelKind::BelongsTo | RelKind::ManyToMany)
-        {
-            return Err(Error::BulkDeleteRefused {
-                model: T::META.name,
-                reason: format!(
-                    "`{}::{}` cascades `delete` to the {} side, which needs each row's related keys; \
-                     load the objects and `Session::delete` them instead",
-                    T::META.name,
-                    rel.field,
-                    rel.kind.type_name()
-                ),
-            });
-        }
-    }
-    Ok(())
 }
 
 impl Session {

@@ -18,7 +18,8 @@ use crate::meta::ModelMeta;
 use crate::model::ObjId;
 use crate::value::Value;
 use rowset::RowSet;
-use std::collections::{HashMap, HashSet};
+// Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Where a value written by the flush comes from.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,8 @@ use crate::model::ObjId;
 use crate::schema::{self, Link, Resolved};
 use crate::session::state::{Arena, ObjectState};
 use crate::value::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
 
 /// Plans a flush of `arena`. `unloaded_roots` are rows to delete that are not in the session
 /// (from a bulk delete).
@@ -74,18 +75,18 @@ impl<'a> Planner<'a> {
         Planner {
             arena,
             plan: Plan::default(),
-            resolved: HashMap::new(),
-            holders: HashMap::new(),
-            held_any: HashSet::new(),
+            resolved: HashMap::default(),
+            holders: HashMap::default(),
+            held_any: HashSet::default(),
             unloaded_parents: Vec::new(),
             assoc_cleanups: Vec::new(),
             removals: Vec::new(),
             roots: Vec::new(),
-            deleted: HashSet::new(),
-            covered: HashSet::new(),
+            deleted: HashSet::default(),
+            covered: HashSet::default(),
             assoc_adds: Vec::new(),
             assoc_removes: Vec::new(),
-            ref_index: HashMap::new(),
+            ref_index: HashMap::default(),
             late_updates: Vec::new(),
         }
     }
@@ -178,15 +179,9 @@ impl<'a> Planner<'a> {
             .collect();
         let original: Vec<ObjId> = slot.original.clone();
         let owner_pending = self.is_pending(owner);
-        let owner_table = self.arena.entry(owner).meta().table;
-        self.held_any.extend(held.iter().copied());
-        for &member in &held {
-            self.holders
-                .entry((owner_table, rel.field, member))
-                .or_default()
-                .push(owner);
-        }
-        let (added, removed): (Vec<ObjId>, Vec<ObjId>) = if !owner_pending && held == original {
+        let (added, removed): (Vec<ObjId>, Vec<ObjId>) = if owner_pending && original.is_empty() {
+            (held.clone(), Vec::new()) // a new owner: everything it holds is new to it
+        } else if held == original {
             (Vec::new(), Vec::new()) // the common case: an untouched collection
         } else {
             let before: HashSet<ObjId> = original.iter().copied().collect();
@@ -253,6 +248,33 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Who holds whom through loaded relationships, after the changes in memory. Only needed to
+    /// judge removals and new orphans, so built only when there are some.
+    fn build_holders(&mut self) {
+        if !self.holders.is_empty() || !self.held_any.is_empty() {
+            return;
+        }
+        for (owner, entry) in self.arena.iter().filter(|(_, e)| e.is_live()) {
+            let meta = entry.meta();
+            for (index, rel) in meta.relationships.iter().enumerate() {
+                let slot = entry.obj.relation(index);
+                if !slot.loaded {
+                    continue;
+                }
+                for member in slot
+                    .held()
+                    .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
+                {
+                    self.held_any.insert(member);
+                    self.holders
+                        .entry((meta.table, rel.field, member))
+                        .or_default()
+                        .push(owner);
+                }
+            }
+        }
+    }
+
     /// Whether `member` is held by another owner through the same relationship after the changes.
     fn held_elsewhere(&self, removal: &Removal) -> bool {
         let table = self.arena.entry(removal.owner).meta().table;
@@ -265,6 +287,9 @@ impl<'a> Planner<'a> {
     /// flush time, D7), or detached (its foreign key set to NULL).
     fn resolve_removals(&mut self) -> Result<()> {
         let removals = std::mem::take(&mut self.removals);
+        if !removals.is_empty() {
+            self.build_holders();
+        }
         for removal in &removals {
             if self.arena.get(removal.member).is_none_or(|e| !e.is_live()) {
                 continue;
@@ -309,6 +334,9 @@ impl<'a> Planner<'a> {
     /// attached (a tree's root) is not an orphan.
     fn find_pending_orphans(&mut self) -> Result<()> {
         let candidates: Vec<ObjId> = self.arena.detached_new.iter().copied().collect();
+        if !candidates.is_empty() {
+            self.build_holders();
+        }
         for id in candidates {
             let pending = self
                 .arena
@@ -463,7 +491,7 @@ impl<'a> Planner<'a> {
     fn children_of(&mut self, link: Link, parent: &ParentRef) -> Vec<ObjId> {
         let key = (link.child.table, link.fk_column);
         if !self.ref_index.contains_key(&key) {
-            let mut index: HashMap<ParentRef, Vec<ObjId>> = HashMap::new();
+            let mut index: HashMap<ParentRef, Vec<ObjId>> = HashMap::default();
             let members: Vec<ObjId> = self
                 .arena
                 .iter()
@@ -651,7 +679,7 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_assoc_removes(&mut self) {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for (model, columns, values) in std::mem::take(&mut self.assoc_removes) {
             let (a, b) = normalise(columns, values);
             if !seen.insert((model.table, a.clone(), b.clone())) {
@@ -678,7 +706,7 @@ impl<'a> Planner<'a> {
     /// Explicit roots not covered by a parent's cascade, grouped per model as key sets.
     fn root_groups(&self) -> Vec<RowSet> {
         let mut by_model: Vec<(&'static ModelMeta, Vec<Vec<Value>>)> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for &id in &self.roots {
             if self.covered.contains(&id) || self.is_pending(id) || !seen.insert(id) {
                 continue;
@@ -937,7 +965,7 @@ impl<'a> Planner<'a> {
             RowSet::Keys { column, values, .. } if *column == link.parent_column => {
                 values.iter().cloned().collect()
             }
-            _ => HashSet::new(),
+            _ => HashSet::default(),
         };
         let keys: Vec<Vec<Value>> = self
             .arena
@@ -984,7 +1012,10 @@ impl<'a> Planner<'a> {
     /// A pending row whose foreign key points at a row inserted later in this flush (mutual
     /// foreign keys between new rows) is inserted with NULL there and updated after the inserts.
     fn defer_forward_references(&mut self) {
-        let mut position: HashMap<ObjId, usize> = HashMap::new();
+        if !self.inserts_may_reference_forward() {
+            return;
+        }
+        let mut position: HashMap<ObjId, usize> = HashMap::default();
         for (i, step) in self.plan.steps.iter().enumerate() {
             if let Step::Insert { objects, .. } = step {
                 position.extend(objects.iter().map(|o| (*o, i)));
@@ -1013,6 +1044,28 @@ impl<'a> Planner<'a> {
         self.plan.deferred.extend(deferred);
     }
 
+    /// Whether some inserted table references a table inserted at the same step or later (a
+    /// cycle between tables, or a self-reference): only then can a new row point forward.
+    fn inserts_may_reference_forward(&self) -> bool {
+        let inserts: Vec<(usize, &'static ModelMeta)> = self
+            .plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, step)| match step {
+                Step::Insert { model, .. } => Some((i, *model)),
+                _ => None,
+            })
+            .collect();
+        inserts.iter().any(|(i, model)| {
+            model.foreign_keys.iter().any(|fk| {
+                inserts
+                    .iter()
+                    .any(|(j, target)| target.table == fk.target_table && j >= i)
+            })
+        })
+    }
+
     /// Splits pending objects of a self-referential model so that parents are inserted first.
     fn self_reference_levels(
         &self,
@@ -1029,7 +1082,7 @@ impl<'a> Planner<'a> {
             return vec![objects];
         }
         let mut levels = Vec::new();
-        let mut done: HashSet<ObjId> = HashSet::new();
+        let mut done: HashSet<ObjId> = HashSet::default();
         let mut remaining = objects;
         while !remaining.is_empty() {
             let (ready, blocked): (Vec<ObjId>, Vec<ObjId>) = remaining.iter().partition(|id| {
@@ -1055,7 +1108,7 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_assoc_inserts(&mut self) {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let adds = std::mem::take(&mut self.assoc_adds);
         for (model, columns, row, objects) in adds {
             if objects.iter().any(|o| self.deleted.contains(o)) {

@@ -12,7 +12,7 @@ use crate::model::{Build, Member, Model, ObjId};
 use crate::schema::{self, Resolved};
 use crate::sql::{self, Window};
 use crate::value::Value;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 fn decode_error(meta: &'static ModelMeta, source: crate::value::ValueError) -> Error {
     // The derive's conversions do not say which column failed; name the model and its table.
@@ -254,7 +254,7 @@ impl Session {
             .iter()
             .map(|&o| self.arena.entry(o).obj.column_value(link.parent_column))
             .collect();
-        let mut by_parent: HashMap<Value, Vec<ObjId>> = HashMap::new();
+        let mut by_parent: HashMap<Value, Vec<ObjId>> = HashMap::default();
         let mut all = Vec::new();
         for chunk in keys.chunks(self.db.dialect().max_params.saturating_sub(8).max(1)) {
             let filter = Expr::In {

@@ -4,7 +4,8 @@
 use crate::meta::ModelMeta;
 use crate::model::{AnyModel, ObjId};
 use crate::value::Value;
-use std::collections::{HashMap, HashSet};
+// Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// The lifecycle state of an object held by a session (SEMANTICS.md §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

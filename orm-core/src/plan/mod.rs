@@ -16,10 +16,11 @@ mod tests;
 
 use crate::meta::ModelMeta;
 use crate::model::ObjId;
+use crate::session::state::ObjMap;
 use crate::value::Value;
 use rowset::RowSet;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 
 /// Where a value written by the flush comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +128,7 @@ pub(crate) struct Plan {
     /// Pending objects dropped without an INSERT (deleted or orphaned before being inserted).
     pub expunged: Vec<ObjId>,
     /// Foreign-key values synchronised from relationships into objects.
-    pub sync: HashMap<ObjId, Vec<(usize, KeySrc)>>,
+    pub sync: ObjMap<Vec<(usize, KeySrc)>>,
     /// Foreign keys of new rows inserted as NULL and set by an UPDATE after the inserts.
     pub deferred: HashSet<(ObjId, usize)>,
     /// How many capture slots the steps fill.

@@ -115,7 +115,7 @@ impl<'a> Planner<'a> {
     }
 
     fn set_sync(&mut self, id: ObjId, column: usize, src: KeySrc) {
-        let list = self.plan.sync.entry(id).or_default();
+        let list = self.plan.sync.entry_or_default(id);
         list.retain(|(c, _)| *c != column);
         list.push((column, src));
     }
@@ -1022,7 +1022,7 @@ impl<'a> Planner<'a> {
             }
         }
         let mut deferred: Vec<(ObjId, usize)> = Vec::new();
-        for (&id, list) in &self.plan.sync {
+        for (id, list) in self.plan.sync.iter() {
             let Some(&mine) = position.get(&id) else {
                 continue;
             };

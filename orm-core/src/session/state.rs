@@ -151,3 +151,76 @@ impl Arena {
 fn identity_of(meta: &ModelMeta, key: Vec<Value>) -> (&'static str, &'static str, Vec<Value>) {
     (meta.table, meta.name, key)
 }
+
+/// A map keyed by object id, stored densely (ids are indexes into the arena): a flush touches
+/// most objects it knows, so a vector beats hashing.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjMap<V> {
+    slots: Vec<Option<V>>,
+    len: usize,
+}
+
+impl<V> Default for ObjMap<V> {
+    fn default() -> Self {
+        ObjMap {
+            slots: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> ObjMap<V> {
+    pub(crate) fn get(&self, id: &ObjId) -> Option<&V> {
+        self.slots.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn contains_key(&self, id: &ObjId) -> bool {
+        self.get(id).is_some()
+    }
+
+    pub(crate) fn insert(&mut self, id: ObjId, value: V) {
+        let slot = self.slot(id);
+        if slot.replace(value).is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// The value for `id`, inserted with `V::default()` first if absent.
+    pub(crate) fn entry_or_default(&mut self, id: ObjId) -> &mut V
+    where
+        V: Default,
+    {
+        if !self.contains_key(&id) {
+            self.insert(id, V::default());
+        }
+        self.slot(id).get_or_insert_with(V::default)
+    }
+
+    fn slot(&mut self, id: ObjId) -> &mut Option<V> {
+        let index = id.0 as usize;
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || None);
+        }
+        &mut self.slots[index]
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Entries in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (ObjId, &V)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_ref().map(|v| (ObjId(i as u32), v)))
+    }
+}
+
+impl<V> std::ops::Index<&ObjId> for ObjMap<V> {
+    type Output = V;
+    fn index(&self, id: &ObjId) -> &V {
+        self.get(id)
+            .unwrap_or_else(|| unreachable!("no entry for object #{}", id.0))
+    }
+}

@@ -182,7 +182,10 @@ fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueErro
 pub struct RelSlot {
     pub(crate) loaded: bool,
     pub(crate) members: Vec<Member>,
-    pub(crate) original: Vec<ObjId>,
+    /// What it held when last loaded or flushed, recorded at its first change since (`None`:
+    /// unchanged, it holds exactly that). Copy-on-write: loads and flushes of large collections
+    /// do not copy them.
+    pub(crate) original: Option<Vec<ObjId>>,
     /// Builds the target model from a row, so that relationships load without knowing its type.
     pub(crate) build: Build,
 }
@@ -203,6 +206,18 @@ impl RelSlot {
             Member::Held(id) => Some(*id),
             Member::New(_) => None,
         })
+    }
+
+    /// Records what the relationship holds before its first change since the last load or flush.
+    pub(crate) fn before_change(&mut self) {
+        if self.original.is_none() {
+            self.original = Some(self.held().collect());
+        }
+    }
+
+    /// The relationship now agrees with the database (after a load or a flush).
+    pub(crate) fn in_step(&mut self) {
+        self.original = None;
     }
 
     fn push_new<T: Model>(&mut self, object: T) {
@@ -236,7 +251,7 @@ macro_rules! relationship_type {
 
         impl<T: Model> Default for $name<T> {
             fn default() -> Self {
-                let slot = RelSlot { loaded: false, members: Vec::new(), original: Vec::new(), build: build::<T> };
+                let slot = RelSlot { loaded: false, members: Vec::new(), original: None, build: build::<T> };
                 $name { slot, _target: PhantomData }
             }
         }

@@ -177,9 +177,13 @@ impl<'a> Planner<'a> {
             .held()
             .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
             .collect();
-        let original: Vec<ObjId> = slot.original.clone();
         let owner_pending = self.is_pending(owner);
-        let (added, removed): (Vec<ObjId>, Vec<ObjId>) = if owner_pending && original.is_empty() {
+        let original: Vec<ObjId> = match &slot.original {
+            _ if owner_pending => Vec::new(),
+            Some(original) => original.clone(),
+            None => held.clone(), // unchanged since loaded or flushed
+        };
+        let (added, removed): (Vec<ObjId>, Vec<ObjId>) = if owner_pending {
             (held.clone(), Vec::new()) // a new owner: everything it holds is new to it
         } else if held == original {
             (Vec::new(), Vec::new()) // the common case: an untouched collection

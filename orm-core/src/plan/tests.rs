@@ -112,7 +112,7 @@ fn load(arena: &mut Arena, owner: ObjId, index: usize, members: &[ObjId]) {
     let slot = arena.entry_mut(owner).obj.relation_mut(index);
     slot.loaded = true;
     slot.members = members.iter().map(|m| Member::Held(*m)).collect();
-    slot.original = members.to_vec();
+    slot.in_step();
 }
 
 /// The plan's statements as SQL text (inserts and updates by their kind).
@@ -182,7 +182,8 @@ fn a_child_moved_to_another_parent_before_the_flush_survives() {
     let c = persistent(&mut arena, child(10, 1));
     load(&mut arena, p1, 0, &[]);
     load(&mut arena, p2, 0, &[c]);
-    arena.entry_mut(p2).obj.relation_mut(0).original.clear();
+    // `c` was appended to p2 since the load: p2 held nothing then.
+    arena.entry_mut(p2).obj.relation_mut(0).original = Some(Vec::new());
     arena.entry_mut(p1).marked_delete = true;
     let plan = plan_flush(&arena, Vec::new()).expect("plan");
     let statements = sql(&plan);
@@ -200,7 +201,9 @@ fn removing_from_a_delete_orphan_collection_deletes_the_child_by_key() {
     let c1 = persistent(&mut arena, child(10, 1));
     let c2 = persistent(&mut arena, child(11, 1));
     load(&mut arena, p, 0, &[c1, c2]);
-    arena.entry_mut(p).obj.relation_mut(0).members.remove(1);
+    let slot = arena.entry_mut(p).obj.relation_mut(0);
+    slot.before_change();
+    slot.members.remove(1);
     let plan = plan_flush(&arena, Vec::new()).expect("plan");
     assert_eq!(
         sql(&plan),

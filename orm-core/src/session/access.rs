@@ -181,12 +181,9 @@ impl Session {
         if rel.meta().kind == RelKind::HasMany {
             self.detach_from_holders(M::META.table, rel.index(), child_id);
         }
-        self.arena
-            .entry_mut(owner_id)
-            .obj
-            .relation_mut(rel.index())
-            .members
-            .push(Member::Held(child_id));
+        let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        slot.before_change();
+        slot.members.push(Member::Held(child_id));
         self.link_partner(rel.meta(), owner_id, child_id, true);
         Ok(())
     }
@@ -204,6 +201,7 @@ impl Session {
         let child_id = self.check(child)?;
         self.load_for_change(owner_id, rel.index()).await?;
         let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        slot.before_change();
         slot.members
             .retain(|m| !matches!(m, Member::Held(id) if *id == child_id));
         self.link_partner(rel.meta(), owner_id, child_id, false);
@@ -258,6 +256,7 @@ impl Session {
             self.note_detached(rel.meta(), old);
         }
         let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        slot.before_change();
         slot.members = target_id.map(Member::Held).into_iter().collect();
         if let Some(target_id) = target_id {
             self.link_partner(rel.meta(), owner_id, target_id, true);
@@ -278,6 +277,7 @@ impl Session {
             .collect();
         for holder in holders {
             let slot = self.arena.entry_mut(holder).obj.relation_mut(index);
+            slot.before_change();
             slot.members
                 .retain(|m| !matches!(m, Member::Held(id) if *id == child));
         }
@@ -317,6 +317,7 @@ impl Session {
                         .is_some_and(|e| e.obj.relation(rel_index).loaded)
                     {
                         let slot = self.arena.entry_mut(p).obj.relation_mut(rel_index);
+                        slot.before_change();
                         slot.members
                             .retain(|m| !matches!(m, Member::Held(id) if *id == other));
                     }
@@ -327,6 +328,7 @@ impl Session {
         if !slot.loaded {
             return;
         }
+        slot.before_change();
         slot.members
             .retain(|m| !matches!(m, Member::Held(id) if *id == owner));
         if attach {
@@ -535,6 +537,7 @@ impl Session {
             }
             self.load_for_change(id, index).await?;
             let slot = self.arena.entry_mut(id).obj.relation_mut(index);
+            slot.before_change();
             slot.members = merged.into_iter().map(Member::Held).collect();
         }
         Ok(id)

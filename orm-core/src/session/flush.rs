@@ -102,8 +102,9 @@ impl Session {
 
     /// Replaces `Member::New` entries of one relationship by pending objects; returns their ids.
     fn adopt_new_members(&mut self, owner: ObjId, index: usize) -> Vec<ObjId> {
-        let members =
-            std::mem::take(&mut self.arena.entry_mut(owner).obj.relation_mut(index).members);
+        let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
+        slot.before_change();
+        let members = std::mem::take(&mut slot.members);
         let mut adopted = Vec::new();
         let mut kept = Vec::with_capacity(members.len());
         for member in members {
@@ -606,8 +607,8 @@ impl Session {
                 let unknown_parent = matches!(resolved, Resolved::Parent(link)
                     if members.is_empty() && !self.arena.entry(id).obj.column_value(link.fk_column).is_null());
                 let slot = self.arena.entry_mut(id).obj.relation_mut(rel_index);
-                slot.members = members.iter().map(|m| Member::Held(*m)).collect();
-                slot.original = members;
+                slot.members = members.into_iter().map(Member::Held).collect();
+                slot.in_step();
                 slot.loaded = !unknown_parent;
             }
         }
@@ -624,7 +625,7 @@ impl Session {
             slot.loaded = false;
             return;
         }
-        slot.original = slot.held().collect();
+        slot.in_step();
     }
 
     fn reconciled_members(

@@ -176,7 +176,7 @@ impl Session {
             .filter(|m| matches!(m, Member::New(_)))
             .collect();
         slot.members = live.iter().map(|m| Member::Held(*m)).chain(new).collect();
-        slot.original = live;
+        slot.in_step();
         slot.loaded = true;
     }
 

@@ -310,7 +310,7 @@ impl Session {
             let slot = entry.obj.relation_mut(index);
             slot.loaded = false;
             slot.members.retain(|m| matches!(m, Member::New(_)));
-            slot.original.clear();
+            slot.in_step();
         }
     }
 

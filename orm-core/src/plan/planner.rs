@@ -523,15 +523,18 @@ impl<'a> Planner<'a> {
         let entry = self.arena.entry(id);
         let mut columns = Vec::new();
         let mut late = false;
-        for (column, old) in entry.snapshot.iter().enumerate() {
+        for column in 0..entry.meta().columns.len() {
+            let written = entry.snapshot.as_ref().map(|s| &s[column]);
             match self.synced(id, column) {
                 Some(KeySrc::KeyOf { .. }) => {
                     columns.push(column);
                     late = true;
                 }
-                Some(KeySrc::Value(v)) if v != old => columns.push(column),
+                Some(KeySrc::Value(v)) if *v != entry.stored(column) => columns.push(column),
                 Some(KeySrc::Value(_)) => {}
-                None if entry.obj.column_value(column) != *old => columns.push(column),
+                None if written.is_some_and(|old| entry.obj.column_value(column) != *old) => {
+                    columns.push(column)
+                }
                 None => {}
             }
         }
@@ -567,9 +570,9 @@ impl<'a> Planner<'a> {
         let entry = self.arena.entry(id);
         let meta = entry.meta();
         let Some(key) = entry.key() else { return };
-        for (column, old) in entry.snapshot.iter().enumerate() {
+        for column in 0..meta.columns.len() {
             let deferred = matches!(self.synced(id, column), Some(KeySrc::KeyOf { .. }));
-            if deferred && !old.is_null() && meta.columns[column].nullable {
+            if deferred && !entry.stored(column).is_null() && meta.columns[column].nullable {
                 let set = key_set(meta, vec![key.clone()]);
                 self.plan.steps.push(Step::Nullify { set, column });
             }

@@ -64,14 +64,11 @@ struct Folder {
 }
 
 fn persistent<T: Model>(arena: &mut Arena, object: T) -> ObjId {
-    let snapshot = (0..T::META.columns.len())
-        .map(|c| object.column_value(c))
-        .collect();
     arena.insert(Entry {
         obj: Box::new(object),
         state: ObjectState::Persistent,
         marked_delete: false,
-        snapshot,
+        snapshot: None,
         expired: false,
         added_in_tx: false,
     })
@@ -82,7 +79,7 @@ fn pending<T: Model>(arena: &mut Arena, object: T) -> ObjId {
         obj: Box::new(object),
         state: ObjectState::Pending,
         marked_delete: false,
-        snapshot: Vec::new(),
+        snapshot: None,
         expired: false,
         added_in_tx: true,
     });

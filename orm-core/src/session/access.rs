@@ -388,11 +388,7 @@ impl Session {
         let owner_key = self.arena.entry(owner).key();
         match schema::resolve(owner_meta, rel)? {
             Resolved::Children(link) => {
-                let stored = child_entry
-                    .snapshot
-                    .get(link.fk_column)
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                let stored = child_entry.stored(link.fk_column);
                 let mine = self.arena.entry(owner).obj.column_value(link.parent_column);
                 Ok(!stored.is_null() && stored != mine)
             }
@@ -520,9 +516,12 @@ impl Session {
         let Some(id) = existing else {
             return Ok(self.insert_pending(object));
         };
+        let entry = self.arena.entry_mut(id);
+        entry.before_write();
         for column in 0..meta.columns.len() {
-            let value = object.column_value(column);
-            let _ = self.arena.entry_mut(id).obj.set_column_value(column, value);
+            let _ = entry
+                .obj
+                .set_column_value(column, object.column_value(column));
         }
         for (index, rel) in meta.relationships.iter().enumerate() {
             if !rel.cascade.contains(Cascade::MERGE) || object.relation(index).members.is_empty() {

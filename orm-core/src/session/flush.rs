@@ -514,11 +514,9 @@ impl Session {
                 _ => {}
             }
         }
+        // Written objects now equal their rows.
         for (id, ()) in touched.iter() {
-            let entry = self.arena.entry_mut(id);
-            entry.snapshot = (0..entry.meta().columns.len())
-                .map(|c| entry.obj.column_value(c))
-                .collect();
+            self.arena.entry_mut(id).snapshot = None;
         }
         for &id in &plan.deleted {
             changes.removed.insert(self.arena.entry(id).meta().table);

@@ -46,13 +46,12 @@ impl Session {
                 ids.push(id);
                 continue;
             }
-            let snapshot = row.clone();
             let obj = build(row)?;
             let id = self.arena.insert(Entry {
                 obj,
                 state: ObjectState::Persistent,
                 marked_delete: false,
-                snapshot,
+                snapshot: None,
                 expired: false,
                 added_in_tx: false,
             });
@@ -64,13 +63,13 @@ impl Session {
     fn overwrite_columns(&mut self, id: ObjId, row: Row) -> Result<()> {
         let entry = self.arena.entry_mut(id);
         let meta = entry.meta();
-        for (column, value) in row.iter().enumerate() {
+        for (column, value) in row.into_iter().enumerate() {
             entry
                 .obj
-                .set_column_value(column, value.clone())
+                .set_column_value(column, value)
                 .map_err(|source| decode_error(meta, source))?;
         }
-        entry.snapshot = row;
+        entry.snapshot = None;
         entry.expired = false;
         Ok(())
     }

@@ -108,7 +108,7 @@ impl Session {
             obj,
             state: ObjectState::Pending,
             marked_delete: false,
-            snapshot: Vec::new(),
+            snapshot: None,
             expired: false,
             added_in_tx: true,
         });
@@ -195,8 +195,9 @@ impl Session {
     /// Writes an object; the next flush UPDATEs the columns that changed.
     pub async fn write<T: Model>(&mut self, handle: Handle<T>) -> Result<&mut T> {
         let id = self.ready(handle).await?;
-        self.arena
-            .entry_mut(id)
+        let entry = self.arena.entry_mut(id);
+        entry.before_write();
+        entry
             .obj
             .as_any_mut()
             .downcast_mut::<T>()

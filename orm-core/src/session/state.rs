@@ -25,8 +25,10 @@ pub(crate) struct Entry {
     pub state: ObjectState,
     /// `Session::delete` was called; the flush deletes it.
     pub marked_delete: bool,
-    /// Column values as last read from or written to the database (empty while pending).
-    pub snapshot: Vec<Value>,
+    /// The column values stored in the database, recorded at the first `Session::write` since the
+    /// object was last read or flushed. `None`: unchanged since, the object equals its row (so
+    /// loading and flushing do not copy every row).
+    pub snapshot: Option<Vec<Value>>,
     /// Column values must be reloaded before use.
     pub expired: bool,
     /// Added (pending or inserted) in the current transaction; a rollback makes it transient.
@@ -46,6 +48,23 @@ impl Entry {
             .map(|&c| self.obj.column_value(c))
             .collect();
         (!key.iter().any(Value::is_null)).then_some(key)
+    }
+
+    /// The stored value of a column: from the snapshot if the object was written to since it
+    /// was read or flushed, else its current value.
+    pub(crate) fn stored(&self, column: usize) -> Value {
+        match &self.snapshot {
+            Some(snapshot) => snapshot.get(column).cloned().unwrap_or(Value::Null),
+            None => self.obj.column_value(column),
+        }
+    }
+
+    /// Records the stored values before the object is handed out for writing.
+    pub(crate) fn before_write(&mut self) {
+        if self.snapshot.is_none() && self.state == ObjectState::Persistent {
+            let columns = self.meta().columns.len();
+            self.snapshot = Some((0..columns).map(|c| self.obj.column_value(c)).collect());
+        }
     }
 
     pub(crate) fn is_live(&self) -> bool {

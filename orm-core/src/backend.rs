@@ -11,6 +11,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// A boxed, `Send` future (the backend traits are object-safe).
+///
+/// Parameters are passed by value: a statement is built for one execution, so its values move
+/// into the driver without another copy.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One result row: one value per selected column.
@@ -107,13 +110,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn fetch<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>>;
     /// Runs a write (or DDL) statement on any pooled connection, in its own implicit transaction.
     fn execute<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>>;
     /// Takes a connection from the pool and begins a transaction on it.
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>>;
@@ -127,13 +130,13 @@ pub trait Transaction: Send + Sync + fmt::Debug {
     fn fetch<'a>(
         &'a mut self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>>;
     /// Runs a write statement inside the transaction.
     fn execute<'a>(
         &'a mut self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>>;
     /// Commits.
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), DbFailure>>;

@@ -147,12 +147,12 @@ impl Database {
         let models = self.model_set(models)?;
         for model in schema::dependency_order(&models) {
             self.execute(
-                &sql::create_table(self.dialect(), model),
+                sql::create_table(self.dialect(), model),
                 Context::new(Action::Schema, model.table),
             )
             .await?;
             for index in sql::create_indexes(self.dialect(), model) {
-                self.execute(&index, Context::new(Action::Schema, model.table))
+                self.execute(index, Context::new(Action::Schema, model.table))
                     .await?;
             }
         }
@@ -164,7 +164,7 @@ impl Database {
         let models = self.model_set(models)?;
         for model in schema::dependency_order(&models).into_iter().rev() {
             self.execute(
-                &sql::drop_table(self.dialect(), model),
+                sql::drop_table(self.dialect(), model),
                 Context::new(Action::Schema, model.table),
             )
             .await?;
@@ -187,7 +187,7 @@ impl Database {
             sql: sql.to_owned(),
             params: params.to_vec(),
         };
-        self.fetch(None, &statement, Context::new(Action::Select, "raw SQL"))
+        self.fetch(None, statement, Context::new(Action::Select, "raw SQL"))
             .await
     }
 
@@ -198,7 +198,7 @@ impl Database {
             params: params.to_vec(),
         };
         let outcome = self
-            .execute(&statement, Context::new(Action::Update, "raw SQL"))
+            .execute(statement, Context::new(Action::Update, "raw SQL"))
             .await?;
         Ok(outcome.rows_affected)
     }
@@ -222,10 +222,10 @@ impl Database {
     }
 
     /// Runs a write outside any transaction.
-    pub(crate) async fn execute(&self, statement: &Statement, ctx: Context) -> Result<ExecOutcome> {
-        self.count(statement);
+    pub(crate) async fn execute(&self, statement: Statement, ctx: Context) -> Result<ExecOutcome> {
+        self.count(&statement);
         self.backend()
-            .execute(&statement.sql, &statement.params)
+            .execute(&statement.sql, statement.params)
             .await
             .map_err(|f| ctx.error(f))
     }
@@ -234,17 +234,13 @@ impl Database {
     pub(crate) async fn fetch(
         &self,
         tx: Option<&mut Box<dyn Transaction>>,
-        statement: &Statement,
+        statement: Statement,
         ctx: Context,
     ) -> Result<Vec<Row>> {
-        self.count(statement);
+        self.count(&statement);
         let result = match tx {
-            Some(tx) => tx.fetch(&statement.sql, &statement.params).await,
-            None => {
-                self.backend()
-                    .fetch(&statement.sql, &statement.params)
-                    .await
-            }
+            Some(tx) => tx.fetch(&statement.sql, statement.params).await,
+            None => self.backend().fetch(&statement.sql, statement.params).await,
         };
         result.map_err(|f| ctx.error(f))
     }
@@ -253,11 +249,11 @@ impl Database {
     pub(crate) async fn execute_in(
         &self,
         tx: &mut Box<dyn Transaction>,
-        statement: &Statement,
+        statement: Statement,
         ctx: Context,
     ) -> Result<ExecOutcome> {
-        self.count(statement);
-        tx.execute(&statement.sql, &statement.params)
+        self.count(&statement);
+        tx.execute(&statement.sql, statement.params)
             .await
             .map_err(|f| ctx.error(f))
     }
@@ -268,7 +264,7 @@ impl Database {
             sql: sql.to_owned(),
             params: Vec::new(),
         };
-        self.execute_in(tx, &statement, Context::new(Action::Transaction, "session"))
+        self.execute_in(tx, statement, Context::new(Action::Transaction, "session"))
             .await
             .map(|_| ())
     }

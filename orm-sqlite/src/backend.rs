@@ -137,7 +137,7 @@ impl Backend for SqliteBackend {
     fn fetch<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
             let rows = bind_all(sql, params)
@@ -151,7 +151,7 @@ impl Backend for SqliteBackend {
     fn execute<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
             let result = bind_all(sql, params)
@@ -196,7 +196,7 @@ impl Transaction for SqliteTransaction {
     fn fetch<'a>(
         &'a mut self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
             let rows = bind_all(sql, params)
@@ -210,7 +210,7 @@ impl Transaction for SqliteTransaction {
     fn execute<'a>(
         &'a mut self,
         sql: &'a str,
-        params: &'a [Value],
+        params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
             let result = bind_all(sql, params)

@@ -11,19 +11,21 @@ pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 
 /// Prepares `sql` with `params` bound in order. The SQL was rendered by orm-core, which binds
 /// every value as a parameter and never splices one into the text.
-pub(crate) fn bind_all<'q>(sql: &str, params: &[Value]) -> BoundQuery<'q> {
-    params.iter().fold(sqlx::query(AssertSqlSafe(sql)), bind)
+pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> BoundQuery<'q> {
+    params
+        .into_iter()
+        .fold(sqlx::query(AssertSqlSafe(sql)), bind)
 }
 
 /// Binds one value; a boolean is stored as the integer 0 or 1.
-fn bind<'q>(query: BoundQuery<'q>, value: &Value) -> BoundQuery<'q> {
+fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
     match value {
         Value::Null => query.bind(None::<i64>),
-        Value::Integer(i) => query.bind(*i),
-        Value::Real(r) => query.bind(*r),
-        Value::Text(s) => query.bind(s.clone()),
-        Value::Blob(b) => query.bind(b.clone()),
-        Value::Bool(b) => query.bind(i64::from(*b)),
+        Value::Integer(i) => query.bind(i),
+        Value::Real(r) => query.bind(r),
+        Value::Text(s) => query.bind(s),
+        Value::Blob(b) => query.bind(b),
+        Value::Bool(b) => query.bind(i64::from(b)),
     }
 }
 

@@ -42,7 +42,7 @@ async fn foreign_keys_are_on_for_every_pooled_connection() {
             Value::Integer(1)
         );
         let orphan = tx
-            .execute("INSERT INTO child (parent_id) VALUES (999)", &[])
+            .execute("INSERT INTO child (parent_id) VALUES (999)", Vec::new())
             .await;
         let kind = orphan.map_err(|e| e.kind);
         assert_eq!(
@@ -157,7 +157,10 @@ async fn an_in_memory_database_has_one_connection_so_a_second_session_times_out(
     };
     let backend = memory_with(options).await;
     let tx = begin(&backend).await;
-    let waiting = backend.fetch("SELECT 1", &[]).await.map_err(|e| e.kind);
+    let waiting = backend
+        .fetch("SELECT 1", Vec::new())
+        .await
+        .map_err(|e| e.kind);
     assert_eq!(waiting, Err(FailureKind::PoolTimeout));
     tx.rollback().await.expect("rollback");
     assert_eq!(scalar(&backend, "SELECT 1").await, Value::Integer(1));
@@ -179,9 +182,15 @@ async fn a_closed_pool_reports_pool_closed() {
         file_db(SqliteOptions::default()).await.backend,
     ] {
         backend.close().await;
-        let fetched = backend.fetch("SELECT 1", &[]).await.map_err(|e| e.kind);
+        let fetched = backend
+            .fetch("SELECT 1", Vec::new())
+            .await
+            .map_err(|e| e.kind);
         assert_eq!(fetched, Err(FailureKind::PoolClosed));
-        let executed = backend.execute("SELECT 1", &[]).await.map_err(|e| e.kind);
+        let executed = backend
+            .execute("SELECT 1", Vec::new())
+            .await
+            .map_err(|e| e.kind);
         assert_eq!(executed, Err(FailureKind::PoolClosed));
         let began = backend.begin().await.map(|_| ()).map_err(|e| e.kind);
         assert_eq!(began, Err(FailureKind::PoolClosed));

@@ -80,7 +80,7 @@ async fn constraint_violations_are_sorted_inside_transactions_too() {
     let backend = schema().await;
     let mut tx = begin(&backend).await;
     let failed = tx
-        .execute("INSERT INTO child (name) VALUES ('taken')", &[])
+        .execute("INSERT INTO child (name) VALUES ('taken')", Vec::new())
         .await;
     let kind = failed.map(|_| ()).map_err(|e| e.kind);
     assert_eq!(kind, Err(FailureKind::Constraint(ConstraintKind::Unique)));
@@ -90,7 +90,7 @@ async fn constraint_violations_are_sorted_inside_transactions_too() {
 async fn a_missing_table_is_named() {
     let backend = memory().await;
     let fetched = backend
-        .fetch("SELECT * FROM ghosts", &[])
+        .fetch("SELECT * FROM ghosts", Vec::new())
         .await
         .map_err(|e| e.kind);
     assert_eq!(fetched, Err(FailureKind::MissingTable("ghosts".into())));
@@ -113,7 +113,7 @@ async fn anything_else_is_other_with_the_drivers_message() {
 }
 
 async fn failure_of(backend: &orm_sqlite::SqliteBackend, sql: &str) -> FailureKind {
-    match backend.fetch(sql, &[]).await {
+    match backend.fetch(sql, Vec::new()).await {
         Ok(rows) => panic!("`{sql}` unexpectedly returned {rows:?}"),
         Err(err) => err.kind,
     }

@@ -76,7 +76,10 @@ async fn a_failed_statement_leaves_the_transaction_usable_and_rollback_undoes_al
         run(&backend, "CREATE TABLE u (x INTEGER UNIQUE)").await;
         let mut tx = begin(&backend).await;
         tx_run(tx.as_mut(), "INSERT INTO u VALUES (1)", &[]).await;
-        assert!(tx.execute("INSERT INTO u VALUES (1)", &[]).await.is_err());
+        assert!(tx
+            .execute("INSERT INTO u VALUES (1)", Vec::new())
+            .await
+            .is_err());
         tx_run(tx.as_mut(), "INSERT INTO u VALUES (2)", &[]).await;
         tx.rollback().await.expect("rollback");
         assert_eq!(

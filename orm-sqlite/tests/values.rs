@@ -29,7 +29,7 @@ async fn every_value_round_trips_through_a_table() {
     run(&backend, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)").await;
     for value in every_value() {
         backend
-            .execute("INSERT INTO t (v) VALUES (?)", &[value])
+            .execute("INSERT INTO t (v) VALUES (?)", vec![value])
             .await
             .expect("insert");
     }
@@ -89,7 +89,7 @@ async fn writes_report_rows_affected_and_the_last_insert_id() {
     let backend = memory().await;
     run(&backend, "CREATE TABLE k (id INTEGER PRIMARY KEY, x)").await;
     let first = backend
-        .execute("INSERT INTO k (x) VALUES (?)", &[Value::Integer(1)])
+        .execute("INSERT INTO k (x) VALUES (?)", vec![Value::Integer(1)])
         .await;
     assert_eq!(
         first,

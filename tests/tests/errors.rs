@@ -323,7 +323,7 @@ async fn check_violation() -> Result<()> {
     let raw = orm_sqlite::SqliteBackend::open(&url, &orm_sqlite::SqliteOptions::default()).await?;
     raw.execute(
         "CREATE TABLE stock (id INTEGER PRIMARY KEY AUTOINCREMENT, qty INTEGER NOT NULL CHECK (qty >= 0))",
-        &[],
+        Vec::new(),
     )
     .await
     .map_err(|f| Error::Database {

@@ -689,7 +689,10 @@ async fn qa_sqlite_foreign_keys_on_for_every_pooled_connection() {
         held.push(t.raw.begin().await.expect("a pooled connection"));
     }
     for tx in &mut held {
-        let rows = tx.fetch("PRAGMA foreign_keys", &[]).await.expect("pragma");
+        let rows = tx
+            .fetch("PRAGMA foreign_keys", Vec::new())
+            .await
+            .expect("pragma");
         assert_eq!(rows, vec![vec![orm_core::Value::Integer(1)]]);
     }
     for tx in held {
@@ -717,7 +720,7 @@ async fn qa_sqlite_cascade_works_from_every_session() -> Result<()> {
         let mut busy = Vec::new();
         for _ in 0..CONNECTIONS - 1 {
             let mut tx = t.raw.begin().await.expect("a pooled connection");
-            tx.fetch("SELECT COUNT(*) FROM roomdata", &[])
+            tx.fetch("SELECT COUNT(*) FROM roomdata", Vec::new())
                 .await
                 .expect("read");
             busy.push(tx);

@@ -408,7 +408,7 @@ impl Session {
                     Some(&filter),
                 );
                 let ctx = Context::new(Action::Select, owner_meta.table);
-                let keys = self.db.fetch(self.tx.as_mut(), &statement, ctx).await?;
+                let keys = self.db.fetch(self.tx.as_mut(), statement, ctx).await?;
                 let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
                 Ok(keys
                     .iter()
@@ -482,7 +482,7 @@ impl Session {
             .db
             .fetch(
                 self.tx.as_mut(),
-                &statement,
+                statement,
                 Context::new(Action::Select, meta.table),
             )
             .await?;

@@ -197,7 +197,7 @@ impl Session {
                 let set = set.resolve(captures);
                 let statement = rowset::select(dialect, &set, *column);
                 let ctx = Context::new(Action::Select, set.model().table);
-                let rows = self.db.fetch(Some(tx), &statement, ctx).await?;
+                let rows = self.db.fetch(Some(tx), statement, ctx).await?;
                 captures[*slot] = distinct_keys(rows);
             }
             Step::Guard { set, refusal } => {
@@ -206,7 +206,7 @@ impl Session {
                     .db
                     .fetch(
                         Some(tx),
-                        &statement,
+                        statement,
                         Context::new(Action::Select, set.model().table),
                     )
                     .await?;
@@ -228,7 +228,7 @@ impl Session {
                     self.db
                         .execute_in(
                             tx,
-                            &statement,
+                            statement,
                             Context::new(Action::Delete, chunk.model().table),
                         )
                         .await?;
@@ -240,7 +240,7 @@ impl Session {
                     self.db
                         .execute_in(
                             tx,
-                            &statement,
+                            statement,
                             Context::new(Action::Nullify, chunk.model().table),
                         )
                         .await?;
@@ -262,7 +262,7 @@ impl Session {
                 for chunk in values.chunks(dialect.max_params / 2) {
                     let statement = sql::insert(dialect, model, columns, chunk.to_vec(), None);
                     self.db
-                        .execute_in(tx, &statement, Context::new(Action::Insert, model.table))
+                        .execute_in(tx, statement, Context::new(Action::Insert, model.table))
                         .await?;
                 }
             }
@@ -329,14 +329,14 @@ impl Session {
         let n = rows.len();
         let Some(key_column) = key_column else {
             self.db
-                .execute_in(tx, &sql::insert(dialect, model, columns, rows, None), ctx)
+                .execute_in(tx, sql::insert(dialect, model, columns, rows, None), ctx)
                 .await?;
             return Ok(Vec::new());
         };
         if dialect.consecutive_insert_ids {
             let outcome = self
                 .db
-                .execute_in(tx, &sql::insert(dialect, model, columns, rows, None), ctx)
+                .execute_in(tx, sql::insert(dialect, model, columns, rows, None), ctx)
                 .await?;
             if let Some(last) = outcome.last_insert_id {
                 let first = last - n as i64 + 1;
@@ -348,7 +348,7 @@ impl Session {
             });
         }
         let statement = sql::insert(dialect, model, columns, rows, Some(key_column));
-        let returned = self.db.fetch(Some(tx), &statement, ctx).await?;
+        let returned = self.db.fetch(Some(tx), statement, ctx).await?;
         Ok(returned
             .into_iter()
             .filter_map(|row| row.into_iter().next())
@@ -376,7 +376,7 @@ impl Session {
                     .collect();
                 let key = self.key_after_inserts(id, generated);
                 self.db
-                    .execute_in(tx, &sql::update(dialect, model, set, &key), ctx)
+                    .execute_in(tx, sql::update(dialect, model, set, &key), ctx)
                     .await?;
             }
             return Ok(());
@@ -395,7 +395,7 @@ impl Session {
         let per_row = columns.len() + 1;
         for chunk in rows.chunks((dialect.max_params / per_row).max(1)) {
             let statement = sql::update_many(dialect, model, columns, chunk);
-            self.db.execute_in(tx, &statement, ctx).await?;
+            self.db.execute_in(tx, statement, ctx).await?;
         }
         Ok(())
     }
@@ -732,7 +732,7 @@ impl Session {
                 let statement = rowset::select(dialect, set, *column);
                 let ctx = Context::new(Action::Select, set.model().table);
                 captures[*slot] =
-                    distinct_keys(self.db.fetch(self.tx.as_mut(), &statement, ctx).await?);
+                    distinct_keys(self.db.fetch(self.tx.as_mut(), statement, ctx).await?);
                 continue;
             }
             if let Some((action, set, text, count)) = preview::set_sql(dialect, step) {
@@ -740,7 +740,7 @@ impl Session {
                     .db
                     .fetch(
                         self.tx.as_mut(),
-                        &count,
+                        count,
                         Context::new(Action::Select, set.model().table),
                     )
                     .await?;

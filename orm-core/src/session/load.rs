@@ -47,14 +47,17 @@ impl Session {
                 continue;
             }
             let obj = build(row)?;
-            let id = self.arena.insert(Entry {
-                obj,
-                state: ObjectState::Persistent,
-                marked_delete: false,
-                snapshot: None,
-                expired: false,
-                added_in_tx: false,
-            });
+            let id = self.arena.insert_loaded(
+                Entry {
+                    obj,
+                    state: ObjectState::Persistent,
+                    marked_delete: false,
+                    snapshot: None,
+                    expired: false,
+                    added_in_tx: false,
+                },
+                key,
+            );
             ids.push(id);
         }
         Ok(ids)
@@ -86,7 +89,7 @@ impl Session {
         self.db
             .fetch(
                 self.tx.as_mut(),
-                &statement,
+                statement,
                 Context::new(Action::Select, meta.table),
             )
             .await
@@ -153,7 +156,7 @@ impl Session {
                     .db
                     .fetch(
                         self.tx.as_mut(),
-                        &statement,
+                        statement,
                         Context::new(Action::Select, target.table),
                     )
                     .await?;

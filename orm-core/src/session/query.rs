@@ -143,7 +143,7 @@ impl<'s, T: Model> Query<'s, T> {
             .db
             .fetch(
                 session.tx.as_mut(),
-                &statement,
+                statement,
                 Context::new(Action::Select, T::META.table),
             )
             .await?;
@@ -209,7 +209,7 @@ impl Session {
         self.db
             .fetch(
                 self.tx.as_mut(),
-                &statement,
+                statement,
                 Context::new(Action::Select, meta.table),
             )
             .await

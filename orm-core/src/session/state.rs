@@ -113,6 +113,14 @@ impl Arena {
         id
     }
 
+    /// Inserts an object read from the database under the key already computed from its row.
+    pub(crate) fn insert_loaded(&mut self, entry: Entry, key: Vec<Value>) -> ObjId {
+        let id = ObjId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        self.identity.insert(identity_of(entry.meta(), key), id);
+        self.entries.push(Some(entry));
+        id
+    }
+
     pub(crate) fn lookup(&self, meta: &ModelMeta, key: &[Value]) -> Option<ObjId> {
         // Borrowing lookups of a (&str, Vec) key need an owned key; keys are short.
         self.identity.get(&identity_of(meta, key.to_vec())).copied()

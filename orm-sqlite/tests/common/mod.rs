@@ -44,7 +44,7 @@ pub fn file_url(path: &std::path::Path) -> String {
 
 /// Runs a statement without parameters, panicking with SQLite's message if it fails.
 pub async fn run(backend: &dyn Backend, sql: &str) -> ExecOutcome {
-    match backend.execute(sql, &[]).await {
+    match backend.execute(sql, Vec::new()).await {
         Ok(outcome) => outcome,
         Err(err) => panic!("`{sql}` failed: {err}"),
     }
@@ -52,7 +52,7 @@ pub async fn run(backend: &dyn Backend, sql: &str) -> ExecOutcome {
 
 /// Fetches all rows of a query with parameters, panicking with SQLite's message if it fails.
 pub async fn rows(backend: &dyn Backend, sql: &str, params: &[Value]) -> Vec<Row> {
-    match backend.fetch(sql, params).await {
+    match backend.fetch(sql, params.to_vec()).await {
         Ok(rows) => rows,
         Err(err) => panic!("`{sql}` failed: {err}"),
     }
@@ -65,7 +65,7 @@ pub async fn scalar(backend: &dyn Backend, sql: &str) -> Value {
 
 /// The single value of a one-row, one-column query run inside a transaction.
 pub async fn tx_scalar(tx: &mut dyn Transaction, sql: &str) -> Value {
-    match tx.fetch(sql, &[]).await {
+    match tx.fetch(sql, Vec::new()).await {
         Ok(rows) => single(rows, sql),
         Err(err) => panic!("`{sql}` failed: {err}"),
     }
@@ -83,7 +83,7 @@ fn single(rows: Vec<Row>, sql: &str) -> Value {
 
 /// The failure of a statement that must fail.
 pub async fn failure(backend: &dyn Backend, sql: &str, params: &[Value]) -> DbFailure {
-    match backend.execute(sql, params).await {
+    match backend.execute(sql, params.to_vec()).await {
         Ok(outcome) => panic!("`{sql}` unexpectedly succeeded: {outcome:?}"),
         Err(err) => err,
     }
@@ -99,7 +99,7 @@ pub async fn begin(backend: &dyn Backend) -> Box<dyn Transaction> {
 
 /// Runs a statement in a transaction, panicking if it fails.
 pub async fn tx_run(tx: &mut dyn Transaction, sql: &str, params: &[Value]) -> ExecOutcome {
-    match tx.execute(sql, params).await {
+    match tx.execute(sql, params.to_vec()).await {
         Ok(outcome) => outcome,
         Err(err) => panic!("`{sql}` failed: {err}"),
     }

@@ -59,7 +59,7 @@ impl TestDb {
     /// Runs raw SQL that changes rows (fixtures); not counted by `statements_executed`.
     pub async fn exec(&self, sql: &str) {
         self.raw
-            .execute(sql, &[])
+            .execute(sql, Vec::new())
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -67,7 +67,7 @@ impl TestDb {
     /// The rows of a raw query.
     pub async fn rows(&self, sql: &str) -> Vec<Vec<Value>> {
         self.raw
-            .fetch(sql, &[])
+            .fetch(sql, Vec::new())
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }

@@ -20,6 +20,8 @@ pub(crate) struct SqlBuilder {
     dialect: &'static Dialect,
     sql: String,
     params: Vec<Value>,
+    /// Placeholders written for values supplied in one piece (`insert`).
+    placeholders: usize,
 }
 
 impl SqlBuilder {
@@ -28,6 +30,7 @@ impl SqlBuilder {
             dialect,
             sql: String::with_capacity(128),
             params: Vec::new(),
+            placeholders: 0,
         }
     }
 
@@ -46,11 +49,21 @@ impl SqlBuilder {
 
     pub(crate) fn param(&mut self, value: Value) -> &mut Self {
         self.params.push(value);
+        self.placeholder_for(self.params.len())
+    }
+
+    /// A placeholder for the next parameter of a statement whose values are supplied at once.
+    fn placeholder(&mut self) -> &mut Self {
+        self.placeholders += 1;
+        self.placeholder_for(self.placeholders)
+    }
+
+    fn placeholder_for(&mut self, number: usize) -> &mut Self {
         match self.dialect.placeholder {
             Placeholder::Question => self.sql.push('?'),
             Placeholder::Dollar => {
                 self.sql.push('$');
-                self.sql.push_str(&self.params.len().to_string());
+                self.sql.push_str(&number.to_string());
             }
         }
         self
@@ -231,30 +244,38 @@ pub(crate) fn key_filter(meta: &ModelMeta, key: &[Value]) -> Expr {
     Expr::And(parts)
 }
 
-/// A multi-row `INSERT`; `returning` names the generated key column to read back, if any.
+/// A multi-row `INSERT`; `values` holds the rows one after the other (row-major, one value per
+/// column), so that a batch of 10,000 rows is one vector, not 10,000; `returning` names the
+/// generated key column to read back, if any.
 pub(crate) fn insert(
     dialect: &'static Dialect,
     meta: &ModelMeta,
     columns: &[usize],
-    rows: Vec<Vec<Value>>,
+    values: Vec<Value>,
     returning: Option<usize>,
 ) -> Statement {
     let mut b = SqlBuilder::new(dialect);
     b.push("INSERT INTO ").ident(meta.table);
     if columns.is_empty() {
-        // Only a generated key: one row per statement (callers pass a single row).
+        // Only a generated key: one row per statement.
         b.push(" DEFAULT VALUES");
     } else {
         b.push(" (")
             .columns(meta, columns.iter().copied())
             .push(") VALUES ");
-        b.list(rows, |b, row| {
-            b.push("(");
-            b.list(row, |b, v| {
-                b.param(v);
-            });
+        let rows = values.len() / columns.len();
+        b.sql.reserve(rows * (columns.len() * 3 + 4));
+        for row in 0..rows {
+            b.push(if row == 0 { "(" } else { ", (" });
+            for column in 0..columns.len() {
+                if column > 0 {
+                    b.push(", ");
+                }
+                b.placeholder();
+            }
             b.push(")");
-        });
+        }
+        b.params = values;
     }
     if let Some(column) = returning {
         b.push(" RETURNING ").ident(meta.columns[column].name);

@@ -22,6 +22,9 @@ use rowset::RowSet;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
 use rustc_hash::FxHashSet as HashSet;
 
+/// The foreign keys synchronised into one object: (column, source); usually just one.
+pub(crate) type SyncList = smallvec::SmallVec<[(usize, KeySrc); 1]>;
+
 /// Where a value written by the flush comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KeySrc {
@@ -128,7 +131,7 @@ pub(crate) struct Plan {
     /// Pending objects dropped without an INSERT (deleted or orphaned before being inserted).
     pub expunged: Vec<ObjId>,
     /// Foreign-key values synchronised from relationships into objects.
-    pub sync: ObjMap<Vec<(usize, KeySrc)>>,
+    pub sync: ObjMap<SyncList>,
     /// Foreign keys of new rows inserted as NULL and set by an UPDATE after the inserts.
     pub deferred: HashSet<(ObjId, usize)>,
     /// How many capture slots the steps fill.

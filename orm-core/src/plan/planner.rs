@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::meta::{Cascade, ModelMeta, OnDelete, PassiveDeletes, RelationshipMeta};
 use crate::model::ObjId;
 use crate::schema::{self, Link, Resolved};
-use crate::session::state::{Arena, ObjectState};
+use crate::session::state::{Arena, Key, ObjectState};
 use crate::value::Value;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeSet;
@@ -712,7 +712,7 @@ impl<'a> Planner<'a> {
 
     /// Explicit roots not covered by a parent's cascade, grouped per model as key sets.
     fn root_groups(&self) -> Vec<RowSet> {
-        let mut by_model: Vec<(&'static ModelMeta, Vec<Vec<Value>>)> = Vec::new();
+        let mut by_model: Vec<(&'static ModelMeta, Vec<Key>)> = Vec::new();
         let mut seen = HashSet::default();
         for &id in &self.roots {
             if self.covered.contains(&id) || self.is_pending(id) || !seen.insert(id) {
@@ -974,7 +974,7 @@ impl<'a> Planner<'a> {
             }
             _ => HashSet::default(),
         };
-        let keys: Vec<Vec<Value>> = self
+        let keys: Vec<Key> = self
             .arena
             .iter()
             .filter(|(_, e)| e.state == ObjectState::Persistent && e.meta().same(link.child))
@@ -1180,7 +1180,7 @@ fn normalise(columns: [usize; 2], values: [Value; 2]) -> ((usize, Value), (usize
 }
 
 /// A set of rows given by their primary keys.
-fn key_set(model: &'static ModelMeta, keys: Vec<Vec<Value>>) -> RowSet {
+fn key_set(model: &'static ModelMeta, keys: Vec<Key>) -> RowSet {
     match model.primary_key {
         [pk] => RowSet::Keys {
             model,

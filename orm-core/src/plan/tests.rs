@@ -286,7 +286,7 @@ fn new_children_get_their_new_parents_generated_key() {
     let plan = plan_flush(&arena, Vec::new()).expect("plan");
     assert_eq!(sql(&plan), ["INSERT parent x1", "INSERT child x1"]);
     assert_eq!(
-        plan.sync[&c],
+        plan.sync[&c].as_slice(),
         [(
             1,
             KeySrc::KeyOf {

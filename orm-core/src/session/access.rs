@@ -412,7 +412,7 @@ impl Session {
                 let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
                 Ok(keys
                     .iter()
-                    .filter(|key| Some(*key) != owner_key.as_ref())
+                    .filter(|key| Some(key.as_slice()) != owner_key.as_deref())
                     .any(|key| match self.arena.lookup(owner_meta, key) {
                         Some(other) => {
                             self.still_references(other, index, link.fk_column, child, &target_key)

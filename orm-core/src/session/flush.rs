@@ -3,7 +3,7 @@
 
 use super::state::{ObjMap, ObjectState};
 use super::Session;
-use crate::backend::{Dialect, Transaction};
+use crate::backend::Transaction;
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
 use crate::meta::{Cascade, ModelMeta};
@@ -48,6 +48,14 @@ impl Changes {
             Resolved::Association { target, .. } => self.removed.contains(target.parent.table),
         }
     }
+}
+
+/// One multi-row INSERT: `rows` rows of `columns`, their values one row after the other.
+struct Batch<'a> {
+    model: &'static ModelMeta,
+    columns: &'a [usize],
+    values: Vec<Value>,
+    rows: usize,
 }
 
 /// Key lists read by `Capture` steps, by slot.
@@ -255,12 +263,13 @@ impl Session {
                 columns,
                 rows,
             } => {
-                let values: Vec<Vec<Value>> = rows
-                    .iter()
-                    .map(|row| row.iter().map(|src| self.resolve(src, generated)).collect())
-                    .collect();
-                for chunk in values.chunks(dialect.max_params / 2) {
-                    let statement = sql::insert(dialect, model, columns, chunk.to_vec(), None);
+                for chunk in rows.chunks(dialect.max_params / 2) {
+                    let values = chunk
+                        .iter()
+                        .flatten()
+                        .map(|src| self.resolve(src, generated))
+                        .collect();
+                    let statement = sql::insert(dialect, model, columns, values, None);
                     self.db
                         .execute_in(tx, statement, Context::new(Action::Insert, model.table))
                         .await?;
@@ -294,20 +303,19 @@ impl Session {
             (dialect.max_params / columns.len()).max(1)
         };
         for chunk in objects.chunks(per_statement) {
-            let rows: Vec<Vec<Value>> = chunk
-                .iter()
-                .map(|&id| {
-                    columns
-                        .iter()
-                        .map(|&c| self.insert_value(plan, generated, id, c))
-                        .collect()
-                })
-                .collect();
+            let mut values = Vec::with_capacity(chunk.len() * columns.len());
+            for &id in chunk {
+                self.push_row(plan, generated, id, &columns, &mut values);
+            }
             let needs_keys = key_column.filter(|k| !columns.contains(k));
+            let batch = Batch {
+                model,
+                columns: &columns,
+                values,
+                rows: chunk.len(),
+            };
             let ctx = Context::new(Action::Insert, model.table);
-            let keys = self
-                .run_insert(tx, dialect, model, &columns, rows, needs_keys, ctx)
-                .await?;
+            let keys = self.run_insert(tx, batch, needs_keys, ctx).await?;
             for (id, key) in chunk.iter().zip(keys) {
                 generated.insert(*id, key);
             }
@@ -315,18 +323,39 @@ impl Session {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The values one object is inserted with, appended to `out` in `columns` order.
+    fn push_row(
+        &self,
+        plan: &Plan,
+        generated: &Generated,
+        id: ObjId,
+        columns: &[usize],
+        out: &mut Vec<Value>,
+    ) {
+        let entry = self.arena.entry(id);
+        let synced = plan.sync.get(&id);
+        for &column in columns {
+            let value = match synced.and_then(|list| list.iter().find(|(c, _)| *c == column)) {
+                _ if !plan.deferred.is_empty() && plan.deferred.contains(&(id, column)) => {
+                    Value::Null
+                }
+                Some((_, src)) => self.resolve(src, generated),
+                None => entry.obj.column_value(column),
+            };
+            out.push(value);
+        }
+    }
+
     async fn run_insert(
         &self,
         tx: &mut Box<dyn Transaction>,
-        dialect: &'static Dialect,
-        model: &'static ModelMeta,
-        columns: &[usize],
-        rows: Vec<Vec<Value>>,
+        batch: Batch<'_>,
         key_column: Option<usize>,
         ctx: Context,
     ) -> Result<Vec<Value>> {
-        let n = rows.len();
+        let dialect = self.db.dialect();
+        let (model, columns, n) = (batch.model, batch.columns, batch.rows);
+        let rows = batch.values;
         let Some(key_column) = key_column else {
             self.db
                 .execute_in(tx, sql::insert(dialect, model, columns, rows, None), ctx)
@@ -411,14 +440,6 @@ impl Session {
                 _ => entry.obj.column_value(c),
             })
             .collect()
-    }
-
-    /// The value an INSERT writes: NULL for a key deferred to an update after the inserts.
-    fn insert_value(&self, plan: &Plan, generated: &Generated, id: ObjId, column: usize) -> Value {
-        if !plan.deferred.is_empty() && plan.deferred.contains(&(id, column)) {
-            return Value::Null;
-        }
-        self.value_for(plan, generated, id, column)
     }
 
     /// The value column `column` of `id` is written with: synchronised foreign key, else its own.

@@ -34,7 +34,7 @@ impl Session {
     ) -> Result<Vec<ObjId>> {
         let mut ids = Vec::with_capacity(rows.len());
         for row in rows {
-            let key: Vec<Value> = meta
+            let key: crate::session::state::Key = meta
                 .primary_key
                 .iter()
                 .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))

@@ -20,6 +20,9 @@ pub enum ObjectState {
     Detached,
 }
 
+/// A primary key's values; one-column keys need no heap allocation.
+pub(crate) type Key = smallvec::SmallVec<[Value; 1]>;
+
 pub(crate) struct Entry {
     pub obj: Box<dyn AnyModel>,
     pub state: ObjectState,
@@ -40,9 +43,9 @@ impl Entry {
         self.obj.meta()
     }
 
-    pub(crate) fn key(&self) -> Option<Vec<Value>> {
+    pub(crate) fn key(&self) -> Option<Key> {
         let meta = self.meta();
-        let key: Vec<Value> = meta
+        let key: Key = meta
             .primary_key
             .iter()
             .map(|&c| self.obj.column_value(c))
@@ -75,8 +78,9 @@ impl Entry {
 #[derive(Default)]
 pub(crate) struct Arena {
     entries: Vec<Option<Entry>>,
-    /// Keyed by table AND model: two models mapped to one table keep separate identities.
-    identity: HashMap<(&'static str, &'static str, Vec<Value>), ObjId>,
+    /// Per (table, model): two models mapped to one table keep separate identities. Keys are
+    /// stored inline when they have one column (the usual case), without a heap allocation.
+    identity: HashMap<(&'static str, &'static str), HashMap<Key, ObjId>>,
     /// New objects removed from a `delete-orphan` relationship since the last flush: if nothing
     /// holds them at flush time, they are dropped instead of inserted.
     pub(crate) detached_new: HashSet<ObjId>,
@@ -107,38 +111,46 @@ impl Arena {
             .then(|| entry.key())
             .flatten()
         {
-            self.identity.insert(identity_of(entry.meta(), key), id);
+            self.identities(entry.meta()).insert(key, id);
         }
         self.entries.push(Some(entry));
         id
     }
 
     /// Inserts an object read from the database under the key already computed from its row.
-    pub(crate) fn insert_loaded(&mut self, entry: Entry, key: Vec<Value>) -> ObjId {
+    pub(crate) fn insert_loaded(&mut self, entry: Entry, key: Key) -> ObjId {
         let id = ObjId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
-        self.identity.insert(identity_of(entry.meta(), key), id);
+        self.identities(entry.meta()).insert(key, id);
         self.entries.push(Some(entry));
         id
     }
 
+    fn identities(&mut self, meta: &'static ModelMeta) -> &mut HashMap<Key, ObjId> {
+        self.identity.entry((meta.table, meta.name)).or_default()
+    }
+
     pub(crate) fn lookup(&self, meta: &ModelMeta, key: &[Value]) -> Option<ObjId> {
-        // Borrowing lookups of a (&str, Vec) key need an owned key; keys are short.
-        self.identity.get(&identity_of(meta, key.to_vec())).copied()
+        self.identity
+            .get(&(meta.table, meta.name))?
+            .get(key)
+            .copied()
     }
 
     pub(crate) fn register_key(&mut self, id: ObjId) {
         let entry = self.entry(id);
         if let Some(key) = entry.key() {
-            self.identity.insert(identity_of(entry.meta(), key), id);
+            let meta = entry.meta();
+            self.identities(meta).insert(key, id);
         }
     }
 
     pub(crate) fn forget_key(&mut self, id: ObjId) {
         let entry = self.entry(id);
         if let Some(key) = entry.key() {
-            let slot = identity_of(entry.meta(), key);
-            if self.identity.get(&slot) == Some(&id) {
-                self.identity.remove(&slot);
+            let meta = entry.meta();
+            let map = self.identities(meta);
+            if map.get(&key) == Some(&id) {
+                map.remove(&key);
             }
         }
     }
@@ -173,10 +185,6 @@ impl Arena {
             .enumerate()
             .filter_map(|(i, e)| e.as_ref().map(|e| (ObjId(i as u32), e)))
     }
-}
-
-fn identity_of(meta: &ModelMeta, key: Vec<Value>) -> (&'static str, &'static str, Vec<Value>) {
-    (meta.table, meta.name, key)
 }
 
 /// A map keyed by object id, stored densely (ids are indexes into the arena): a flush touches

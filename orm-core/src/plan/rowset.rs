@@ -122,7 +122,7 @@ impl RowSet {
 
     /// Replaces captured sets by the key lists the flush read for them.
     pub(crate) fn resolve(&self, captures: &[Vec<Value>]) -> RowSet {
-        match self {
+        self.map_leaf(&|leaf| match leaf {
             RowSet::Captured {
                 model,
                 column,
@@ -132,6 +132,13 @@ impl RowSet {
                 column: *column,
                 values: captures.get(*slot).cloned().unwrap_or_default(),
             },
+            other => other.clone(),
+        })
+    }
+
+    /// The same set with its leaf (the key list, filter or capture it starts from) replaced.
+    fn map_leaf(&self, f: &impl Fn(&RowSet) -> RowSet) -> RowSet {
+        match self {
             RowSet::Referencing {
                 model,
                 fk,
@@ -140,7 +147,7 @@ impl RowSet {
             } => RowSet::Referencing {
                 model,
                 fk: *fk,
-                parent: Box::new(parent.resolve(captures)),
+                parent: Box::new(parent.map_leaf(f)),
                 parent_column: *parent_column,
             },
             RowSet::Subtree {
@@ -150,18 +157,18 @@ impl RowSet {
             } => RowSet::Subtree {
                 fk: *fk,
                 parent_column: *parent_column,
-                roots: Box::new(roots.resolve(captures)),
+                roots: Box::new(roots.map_leaf(f)),
             },
             RowSet::Except {
                 set,
                 column,
                 values,
             } => RowSet::Except {
-                set: Box::new(set.resolve(captures)),
+                set: Box::new(set.map_leaf(f)),
                 column: *column,
                 values: values.clone(),
             },
-            RowSet::Keys { .. } | RowSet::Filter { .. } => self.clone(),
+            leaf => f(leaf),
         }
     }
 
@@ -230,7 +237,7 @@ impl RowSet {
     }
 
     fn with_key_range(&self, start: usize, end: usize) -> RowSet {
-        match self {
+        self.map_leaf(&|leaf| match leaf {
             RowSet::Keys {
                 model,
                 column,
@@ -240,37 +247,8 @@ impl RowSet {
                 column: *column,
                 values: values[start..end].to_vec(),
             },
-            RowSet::Filter { .. } | RowSet::Captured { .. } => self.clone(),
-            RowSet::Referencing {
-                model,
-                fk,
-                parent,
-                parent_column,
-            } => RowSet::Referencing {
-                model,
-                fk: *fk,
-                parent: Box::new(parent.with_key_range(start, end)),
-                parent_column: *parent_column,
-            },
-            RowSet::Subtree {
-                fk,
-                parent_column,
-                roots,
-            } => RowSet::Subtree {
-                fk: *fk,
-                parent_column: *parent_column,
-                roots: Box::new(roots.with_key_range(start, end)),
-            },
-            RowSet::Except {
-                set,
-                column,
-                values,
-            } => RowSet::Except {
-                set: Box::new(set.with_key_range(start, end)),
-                column: *column,
-                values: values.clone(),
-            },
-        }
+            other => other.clone(),
+        })
     }
 
     /// Whether the set is certainly empty without asking the database.

@@ -192,6 +192,21 @@ pub enum Error {
         field: &'static str,
     },
 
+    /// UPDATEs by primary key matched fewer rows than there were objects to write: the rows were
+    /// deleted (or their key changed) outside this session. Nothing of the flush was applied.
+    #[error(
+        "updating `{model}` matched {updated} of {expected} rows: they were deleted or re-keyed \
+         outside this session; refresh the objects (or roll back) and try again"
+    )]
+    StaleRows {
+        /// The model.
+        model: &'static str,
+        /// Rows the flush meant to update.
+        expected: u64,
+        /// Rows the database updated.
+        updated: u64,
+    },
+
     /// An operation that needs a stored row was used on an object not yet inserted.
     #[error("`{model}` has no primary key yet: flush the session before {action}")]
     NotPersisted {

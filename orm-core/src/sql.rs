@@ -97,14 +97,6 @@ impl SqlBuilder {
     }
 }
 
-/// `SELECT <all columns> FROM t`.
-fn select_all_from(b: &mut SqlBuilder, meta: &ModelMeta) {
-    b.push("SELECT ")
-        .columns(meta, 0..meta.columns.len())
-        .push(" FROM ")
-        .ident(meta.table);
-}
-
 /// Renders a filter expression over `meta`'s columns.
 pub(crate) fn expr(b: &mut SqlBuilder, meta: &ModelMeta, e: &Expr) {
     match e {
@@ -175,9 +167,11 @@ pub(crate) fn select(
     filter: Option<&Expr>,
     window: &Window,
 ) -> Statement {
-    let mut b = SqlBuilder::new(dialect);
-    select_all_from(&mut b, meta);
-    where_clause(&mut b, meta, filter);
+    let columns: Vec<usize> = (0..meta.columns.len()).collect();
+    select_columns(dialect, meta, &columns, filter, window)
+}
+
+fn window_clause(b: &mut SqlBuilder, meta: &ModelMeta, window: &Window) {
     if !window.order.is_empty() {
         b.push(" ORDER BY ");
         b.list(window.order.iter(), |b, (column, descending)| {
@@ -194,16 +188,16 @@ pub(crate) fn select(
         }
         // SQLite needs a LIMIT before OFFSET; -1 means none there, and PostgreSQL accepts ALL.
         (None, Some(offset)) => {
-            b.push(if matches!(dialect.placeholder, Placeholder::Dollar) {
-                " LIMIT ALL"
-            } else {
-                " LIMIT -1"
-            });
-            b.push(" OFFSET ").param(Value::Integer(clamp(offset)));
+            let none = match b.dialect.placeholder {
+                Placeholder::Dollar => " LIMIT ALL",
+                Placeholder::Question => " LIMIT -1",
+            };
+            b.push(none)
+                .push(" OFFSET ")
+                .param(Value::Integer(clamp(offset)));
         }
         (None, None) => {}
     }
-    b.finish()
 }
 
 fn clamp(n: u64) -> i64 {
@@ -456,12 +450,13 @@ pub(crate) fn select_through(
     b.finish()
 }
 
-/// `SELECT <columns> FROM t [WHERE filter]` (keys of a bulk delete).
+/// `SELECT <columns> FROM t [WHERE filter] [ORDER BY ...] [LIMIT ...]`.
 pub(crate) fn select_columns(
     dialect: &'static Dialect,
     meta: &ModelMeta,
     columns: &[usize],
     filter: Option<&Expr>,
+    window: &Window,
 ) -> Statement {
     let mut b = SqlBuilder::new(dialect);
     b.push("SELECT ")
@@ -469,6 +464,7 @@ pub(crate) fn select_columns(
         .push(" FROM ")
         .ident(meta.table);
     where_clause(&mut b, meta, filter);
+    window_clause(&mut b, meta, window);
     b.finish()
 }
 

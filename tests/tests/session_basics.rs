@@ -9,7 +9,9 @@ use orm_tests::models::{Address, User};
 
 /// Collects the events logged on target `orm::sql`: the statement text and its parameter count.
 mod capture {
-    use std::sync::{Arc, Mutex};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::thread::ThreadId;
     use tracing::field::{Field, Visit};
     use tracing_subscriber::layer::{Context, SubscriberExt};
     use tracing_subscriber::Layer;
@@ -21,19 +23,50 @@ mod capture {
         pub params: Option<u64>,
     }
 
-    /// A tracing layer that records `orm::sql` events; install it for the current thread.
+    /// Records the `orm::sql` events of the thread that installed it.
+    ///
+    /// One global subscriber serves every test of this binary and routes each event to the
+    /// capture of the thread it happened on. (A thread-local subscriber races with the other
+    /// tests: tracing caches per call site whether anyone listens.)
     #[derive(Debug, Clone, Default)]
     pub struct Capture(Arc<Mutex<Vec<Logged>>>);
 
+    type Sinks = Mutex<HashMap<ThreadId, Capture>>;
+
+    fn sinks() -> &'static Sinks {
+        static SINKS: OnceLock<Sinks> = OnceLock::new();
+        SINKS.get_or_init(|| {
+            let router = tracing_subscriber::registry().with(Router);
+            tracing::subscriber::set_global_default(router).expect("the only global subscriber");
+            Mutex::default()
+        })
+    }
+
+    /// Stops capturing for its thread when dropped.
+    pub struct Installed(ThreadId);
+
+    impl Drop for Installed {
+        fn drop(&mut self) {
+            sinks().lock().expect("sinks lock").remove(&self.0);
+        }
+    }
+
     impl Capture {
-        pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
+        pub fn install(&self) -> Installed {
+            let thread = std::thread::current().id();
+            sinks()
+                .lock()
+                .expect("sinks lock")
+                .insert(thread, self.clone());
+            Installed(thread)
         }
 
         pub fn take(&self) -> Vec<Logged> {
             std::mem::take(&mut *self.0.lock().expect("capture lock"))
         }
     }
+
+    struct Router;
 
     #[derive(Default)]
     struct Fields {
@@ -64,14 +97,22 @@ mod capture {
         }
     }
 
-    impl<S: tracing::Subscriber> Layer<S> for Capture {
+    impl<S: tracing::Subscriber> Layer<S> for Router {
         fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
             if event.metadata().target() != "orm::sql" {
                 return;
             }
+            let Some(capture) = sinks()
+                .lock()
+                .expect("sinks lock")
+                .get(&std::thread::current().id())
+                .cloned()
+            else {
+                return;
+            };
             let mut fields = Fields::default();
             event.record(&mut fields);
-            self.0.lock().expect("capture lock").push(Logged {
+            capture.0.lock().expect("capture lock").push(Logged {
                 sql: fields.message.unwrap_or_default(),
                 params: fields.params,
             });

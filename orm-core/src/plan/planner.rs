@@ -546,7 +546,11 @@ impl<'a> Planner<'a> {
             .arena
             .iter()
             .filter(|(id, e)| {
-                e.state == ObjectState::Persistent && !e.expired && !self.deleted.contains(id)
+                // An expired object was not written to (`write` reloads first), but a
+                // relationship may have moved it: its synchronised keys are still written.
+                e.state == ObjectState::Persistent
+                    && (!e.expired || self.plan.sync.contains_key(id))
+                    && !self.deleted.contains(id)
             })
             .map(|(id, _)| id)
             .collect();

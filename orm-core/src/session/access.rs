@@ -13,7 +13,7 @@ use crate::model::{
     Relationship,
 };
 use crate::schema::{self, Resolved};
-use crate::sql;
+use crate::sql::{self, Window};
 use crate::value::Value;
 
 /// What reading a relationship returns: handles for collections, an optional handle otherwise.
@@ -406,6 +406,7 @@ impl Session {
                     owner_meta,
                     owner_meta.primary_key,
                     Some(&filter),
+                    &Window::default(),
                 );
                 let ctx = Context::new(Action::Select, owner_meta.table);
                 let keys = self.db.fetch(self.tx.as_mut(), statement, ctx).await?;

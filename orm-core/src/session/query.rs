@@ -163,15 +163,23 @@ impl<'s, T: Model> Query<'s, T> {
         let session = self.session;
         session.register::<T>()?;
         session.autoflush().await?;
-        let keys = session.select_keys(T::META, filter.as_ref()).await?;
+        // The window (order, limit, offset) chooses which rows go, as it would for `all()`.
+        let keys = session
+            .select_keys(T::META, filter.as_ref(), &self.window)
+            .await?;
         let mut unloaded = Vec::new();
+        let mut marked = Vec::new();
         for key in &keys {
             match session.arena.lookup(T::META, key) {
-                Some(id) => session.arena.entry_mut(id).marked_delete = true,
+                Some(id) if !session.arena.entry(id).marked_delete => {
+                    session.arena.entry_mut(id).marked_delete = true;
+                    marked.push(id);
+                }
+                Some(_) => {}
                 None => unloaded.push(key.clone()),
             }
         }
-        if !unloaded.is_empty() {
+        let roots = if !unloaded.is_empty() {
             let root = match T::META.primary_key {
                 [pk] => RowSet::Keys {
                     model: T::META,
@@ -191,9 +199,18 @@ impl<'s, T: Model> Query<'s, T> {
                     ),
                 },
             };
-            session.flush_with(vec![root]).await?;
+            vec![root]
         } else {
-            session.flush().await?;
+            Vec::new()
+        };
+        if let Err(err) = session.flush_with(roots).await {
+            // Nothing was deleted: the objects this call marked are not marked any more.
+            for id in marked {
+                if let Some(entry) = session.arena.get_mut(id) {
+                    entry.marked_delete = false;
+                }
+            }
+            return Err(err);
         }
         Ok(keys.len() as u64)
     }
@@ -204,8 +221,10 @@ impl Session {
         &mut self,
         meta: &'static crate::meta::ModelMeta,
         filter: Option<&Expr>,
+        window: &Window,
     ) -> Result<Vec<Vec<Value>>> {
-        let statement = sql::select_columns(self.db.dialect(), meta, meta.primary_key, filter);
+        let statement =
+            sql::select_columns(self.db.dialect(), meta, meta.primary_key, filter, window);
         self.db
             .fetch(
                 self.tx.as_mut(),

@@ -155,6 +155,14 @@ impl Arena {
         }
     }
 
+    /// Forgets that `key` identifies object `id` (its key changed).
+    pub(crate) fn forget_key_value(&mut self, meta: &'static ModelMeta, key: &[Value], id: ObjId) {
+        let map = self.identities(meta);
+        if map.get(key) == Some(&id) {
+            map.remove(key);
+        }
+    }
+
     /// Removes an object from the session entirely (expunge, rollback of an add, commit of a delete).
     pub(crate) fn remove(&mut self, id: ObjId) -> Option<Entry> {
         if self.get(id).is_some() {

@@ -1,0 +1,182 @@
+//! Edge cases of the unit of work found in review: each once lost or corrupted data.
+
+use orm_core::prelude::*;
+use orm_tests::models::{Address, User};
+
+async fn db() -> Result<Database> {
+    orm_tests::memory_db(&[User::META, Address::META]).await
+}
+
+fn user(name: &str) -> User {
+    User::new(name, name, name)
+}
+
+/// A child that is expired (every object is, after a commit) and moved to another parent's
+/// collection gets its foreign key written.
+#[tokio::test]
+async fn moving_an_expired_child_writes_its_key() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let mut first = user("u1");
+    first.addresses.push(Address::new("a@x"));
+    let (u1, u2) = (s.add(first)?, s.add(user("u2"))?);
+    s.commit().await?;
+    let a = s.related(u1, User::ADDRESSES).await?[0];
+    s.commit().await?; // `a` is expired now
+    s.append(u2, User::ADDRESSES, a).await?;
+    s.commit().await?;
+    let u2_id = s.read(u2).await?.id;
+    assert_eq!(s.read(a).await?.user_id, u2_id);
+    assert_eq!(s.related(u2, User::ADDRESSES).await?, vec![a]);
+    Ok(())
+}
+
+/// `order_by` / `limit` choose which rows a bulk delete deletes, as they would for `all()`.
+#[tokio::test]
+async fn a_bulk_delete_honours_limit_and_order() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    for name in ["a", "b", "c"] {
+        s.add(user(name))?;
+    }
+    s.commit().await?;
+    let deleted = s
+        .query::<User>()
+        .order_by_desc(User::NAME)
+        .limit(1)
+        .delete()
+        .await?;
+    s.commit().await?;
+    assert_eq!(deleted, 1);
+    let left = s.query::<User>().order_by(User::NAME).all().await?;
+    let mut names = Vec::new();
+    for h in left {
+        names.push(s.read(h).await?.name.clone());
+    }
+    assert_eq!(names, ["a", "b"]);
+    Ok(())
+}
+
+/// Objects whose generated key is given and objects that leave it to the database, flushed
+/// together: each keeps its own key and its children follow it.
+#[tokio::test]
+async fn given_and_generated_keys_in_one_flush() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let given = s.add(User {
+        id: Some(100),
+        ..user("given")
+    })?;
+    let mut new = user("new");
+    new.addresses.push(Address::new("new@x"));
+    let new = s.add(new)?;
+    s.commit().await?;
+    assert_eq!(s.read(given).await?.id, Some(100));
+    let new_id = s.read(new).await?.id;
+    assert!(new_id.is_some_and(|id| id != 100), "{new_id:?}");
+    let address = s.related(new, User::ADDRESSES).await?[0];
+    assert_eq!(s.read(address).await?.user_id, new_id);
+    Ok(())
+}
+
+/// Changing a primary key through `write` updates that row (found by its stored key), and the
+/// identity map follows the new key.
+#[tokio::test]
+async fn changing_a_primary_key_updates_that_row() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let (a, b) = (s.add(user("a"))?, s.add(user("b"))?);
+    s.commit().await?;
+    let b_fullname = s.read(b).await?.fullname.clone();
+    s.write(a).await?.id = Some(50);
+    s.write(a).await?.fullname = "renamed".into();
+    s.commit().await?;
+    assert_eq!(
+        s.read(b).await?.fullname,
+        b_fullname,
+        "the other row is untouched"
+    );
+    let moved = s.get::<User>(50_i64).await?.expect("row 50");
+    assert_eq!(moved, a);
+    assert_eq!(s.read(moved).await?.fullname, "renamed");
+    Ok(())
+}
+
+/// An UPDATE of a row deleted outside the session fails the flush with a typed error instead
+/// of reporting a write that did not happen.
+#[tokio::test]
+async fn updating_a_row_deleted_elsewhere_is_a_stale_error() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    s.set_expire_on_commit(false);
+    let a = s.add(user("a"))?;
+    s.commit().await?;
+    db.execute_raw("DELETE FROM users", &[]).await?;
+    s.write(a).await?.fullname = "lost".into();
+    let err = s.commit().await.expect_err("the row is gone");
+    assert!(
+        matches!(
+            err,
+            Error::StaleRows {
+                expected: 1,
+                updated: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    s.rollback().await?;
+    assert_eq!(s.query::<User>().count().await?, 0);
+    Ok(())
+}
+
+#[derive(Model, Debug)]
+#[model(table = "owners")]
+pub struct Owner {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "owner")]
+    pub orders: HasMany<Order>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "orders")]
+pub struct Order {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "owners.id")]
+    pub owner_id: i64,
+    #[relationship(back_populates = "orders")]
+    pub owner: BelongsTo<Owner>,
+}
+
+/// A bulk delete refused before any write (D6) leaves no object marked for deletion: the next
+/// commit deletes nothing the caller did not ask for.
+#[tokio::test]
+async fn a_refused_bulk_delete_leaves_nothing_marked() -> Result<()> {
+    let db = orm_tests::memory_db(&[Owner::META, Order::META]).await?;
+    let mut s = db.session();
+    let owner = s.add(Owner {
+        id: None,
+        orders: HasMany::new(),
+    })?;
+    s.commit().await?;
+    let owner_id = s.read(owner).await?.id.expect("stored");
+    s.add(Order {
+        id: None,
+        owner_id,
+        owner: BelongsTo::new(),
+    })?;
+    s.commit().await?;
+    let loaded = s.get::<Owner>(owner_id).await?.expect("owner");
+    let err = s
+        .query::<Owner>()
+        .delete()
+        .await
+        .expect_err("orders.owner_id is NOT NULL");
+    assert!(matches!(err, Error::WouldNullRequiredKey { .. }), "{err:?}");
+    s.commit().await?;
+    assert_eq!(s.state(loaded), ObjectState::Persistent);
+    assert_eq!(s.query::<Owner>().count().await?, 1);
+    Ok(())
+}

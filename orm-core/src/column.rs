@@ -151,11 +151,17 @@ impl<M, T> Column<M, T> {
 
 impl<M: Model, T: SqlValue> Column<M, T> {
     fn compare(self, op: CmpOp, value: impl Into<T>) -> Condition<M> {
-        Condition::new(Expr::Compare {
-            column: self.index,
-            op,
-            value: value.into().to_value(),
-        })
+        let value = value.into().to_value();
+        // `= NULL` matches nothing in SQL; comparing with `None` means `IS [NOT] NULL`.
+        match (op, value.is_null()) {
+            (CmpOp::Eq, true) => Condition::new(Expr::IsNull(self.index)),
+            (CmpOp::Ne, true) => Condition::new(Expr::Not(Box::new(Expr::IsNull(self.index)))),
+            _ => Condition::new(Expr::Compare {
+                column: self.index,
+                op,
+                value,
+            }),
+        }
     }
 
     /// `column = value`.

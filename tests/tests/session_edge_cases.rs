@@ -180,3 +180,212 @@ async fn a_refused_bulk_delete_leaves_nothing_marked() -> Result<()> {
     assert_eq!(s.query::<Owner>().count().await?, 1);
     Ok(())
 }
+
+async fn owner_with_order(s: &mut Session) -> Result<(Handle<Owner>, Handle<Order>)> {
+    let owner = s.add(Owner {
+        id: None,
+        orders: HasMany::new(),
+    })?;
+    s.commit().await?;
+    let owner_id = s.read(owner).await?.id.expect("stored");
+    let order = s.add(Order {
+        id: None,
+        owner_id,
+        owner: BelongsTo::new(),
+    })?;
+    s.commit().await?;
+    Ok((owner, order))
+}
+
+/// D6 + D7: a child with a NOT NULL key moved to another parent before the flush does not stop
+/// its old parent's delete.
+#[tokio::test]
+async fn a_required_key_moved_away_does_not_block_the_delete() -> Result<()> {
+    let db = orm_tests::memory_db(&[Owner::META, Order::META]).await?;
+    let mut s = db.session();
+    let (old, order) = owner_with_order(&mut s).await?;
+    let new = s.add(Owner {
+        id: None,
+        orders: HasMany::new(),
+    })?;
+    s.commit().await?;
+    s.set(order, Order::OWNER, Some(new)).await?;
+    s.delete(old)?;
+    s.commit().await?;
+    assert_eq!(s.query::<Owner>().count().await?, 1);
+    assert_eq!(s.related(order, Order::OWNER).await?, Some(new));
+    Ok(())
+}
+
+/// D6: deleting a child and its parent in one flush is not a nulling of the child.
+#[tokio::test]
+async fn deleting_a_child_and_its_parent_together() -> Result<()> {
+    let db = orm_tests::memory_db(&[Owner::META, Order::META]).await?;
+    let mut s = db.session();
+    let (owner, order) = owner_with_order(&mut s).await?;
+    s.delete(order)?;
+    s.delete(owner)?;
+    s.commit().await?;
+    assert_eq!(s.query::<Owner>().count().await?, 0);
+    assert_eq!(s.query::<Order>().count().await?, 0);
+    Ok(())
+}
+
+#[derive(Model, Debug)]
+#[model(table = "shelves")]
+pub struct Shelf {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(cascade = "none")]
+    pub books: HasMany<Book>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "books")]
+pub struct Book {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub title: Option<String>,
+    #[column(foreign_key = "shelves.id")]
+    pub shelf_id: Option<i64>,
+    #[relationship]
+    pub shelf: BelongsTo<Shelf>,
+}
+
+/// An `add` refused for its configuration leaves nothing in the session: later flushes work.
+#[tokio::test]
+async fn a_refused_add_leaves_the_session_usable() -> Result<()> {
+    let db = orm_tests::memory_db(&[Shelf::META, Book::META]).await?;
+    let mut s = db.session();
+    let books: HasMany<Book> = [Book {
+        id: None,
+        title: None,
+        shelf_id: None,
+        shelf: BelongsTo::new(),
+    }]
+    .into();
+    let err = s
+        .add(Shelf { id: None, books })
+        .expect_err("no save-update on Shelf::books");
+    assert!(
+        matches!(err, Error::Config { field: "books", .. }),
+        "{err:?}"
+    );
+    s.add(Shelf {
+        id: None,
+        books: HasMany::new(),
+    })?;
+    s.commit().await?;
+    assert_eq!(s.query::<Shelf>().count().await?, 1);
+    assert_eq!(s.query::<Book>().count().await?, 0);
+    Ok(())
+}
+
+/// A refresh that finds the row gone removes the object from every collection: using the
+/// relationship afterwards is not a panic.
+#[tokio::test]
+async fn a_row_gone_on_refresh_leaves_no_dangling_member() -> Result<()> {
+    let db = orm_tests::memory_db(&[Shelf::META, Book::META]).await?;
+    let mut s = db.session();
+    s.set_expire_on_commit(false);
+    let shelf = s.add(Shelf {
+        id: None,
+        books: HasMany::new(),
+    })?;
+    let book = s.add(Book {
+        id: None,
+        title: None,
+        shelf_id: None,
+        shelf: BelongsTo::new(),
+    })?;
+    s.set(book, Book::SHELF, Some(shelf)).await?;
+    s.commit().await?;
+    db.execute_raw("UPDATE books SET shelf_id = NULL", &[])
+        .await?;
+    db.execute_raw("DELETE FROM shelves", &[]).await?;
+    assert!(s.refresh(shelf).await.is_err(), "the shelf is gone");
+    s.set(book, Book::SHELF, None).await?;
+    s.commit().await?;
+    Ok(())
+}
+
+/// `eq(None)` means `IS NULL` (SQL's `= NULL` matches nothing); `ne(None)` means `IS NOT NULL`.
+#[tokio::test]
+async fn comparing_with_none_tests_for_null() -> Result<()> {
+    let db = orm_tests::memory_db(&[Shelf::META, Book::META]).await?;
+    let mut s = db.session();
+    s.add(Book {
+        id: None,
+        title: None,
+        shelf_id: None,
+        shelf: BelongsTo::new(),
+    })?;
+    s.add(Book {
+        id: None,
+        title: Some("t".into()),
+        shelf_id: None,
+        shelf: BelongsTo::new(),
+    })?;
+    s.commit().await?;
+    assert_eq!(
+        s.query::<Book>()
+            .filter_by(Book::TITLE, None)
+            .count()
+            .await?,
+        1
+    );
+    assert_eq!(
+        s.query::<Book>()
+            .filter(Book::TITLE.ne(None))
+            .count()
+            .await?,
+        1
+    );
+    Ok(())
+}
+
+/// Eager loading keeps a collection already loaded and changed in memory as it is.
+#[tokio::test]
+async fn preloading_keeps_unflushed_collection_changes() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let mut u = user("u");
+    u.addresses.push(Address::new("a@x"));
+    u.addresses.push(Address::new("b@x"));
+    let u = s.add(u)?;
+    s.commit().await?;
+    s.set_autoflush(false);
+    let first = s.related(u, User::ADDRESSES).await?[0];
+    s.remove(u, User::ADDRESSES, first).await?;
+    s.preload(&[u], User::ADDRESSES).await?;
+    s.commit().await?;
+    assert_eq!(
+        s.query::<Address>().count().await?,
+        1,
+        "the removed orphan was deleted"
+    );
+    Ok(())
+}
+
+/// Eager loading of a many-to-one costs one SELECT for all owners, not one each.
+#[tokio::test]
+async fn preloading_parents_is_one_select() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    for name in ["a", "b", "c"] {
+        let mut u = user(name);
+        u.addresses.push(Address::new(&format!("{name}@x")));
+        s.add(u)?;
+    }
+    s.commit().await?;
+    let mut fresh = db.session();
+    let addresses = fresh.query::<Address>().all().await?;
+    let before = db.statements_executed();
+    let users = fresh.preload(&addresses, Address::USER).await?;
+    assert_eq!(db.statements_executed() - before, 1);
+    assert_eq!(users.len(), 3);
+    for a in addresses {
+        assert!(fresh.related(a, Address::USER).await?.is_some());
+    }
+    Ok(())
+}

@@ -68,6 +68,8 @@ struct Planner<'a> {
     assoc_removes: Vec<(&'static ModelMeta, [usize; 2], [Value; 2])>,
     ref_index: HashMap<(&'static str, usize), HashMap<ParentRef, Vec<ObjId>>>,
     late_updates: Vec<ObjId>,
+    /// Where D6 guards go: after the early updates, before the deletes.
+    guard_at: usize,
 }
 
 impl<'a> Planner<'a> {
@@ -88,6 +90,7 @@ impl<'a> Planner<'a> {
             assoc_removes: Vec::new(),
             ref_index: HashMap::default(),
             late_updates: Vec::new(),
+            guard_at: 0,
         }
     }
 
@@ -372,6 +375,9 @@ impl<'a> Planner<'a> {
         let mut work: Vec<ObjId> = marked.collect();
         work.extend(self.roots.iter().copied());
         self.roots = work.clone();
+        // Every explicit root is deleted whatever the order the closure visits them in: a
+        // parent's cascade must not treat a child that is itself being deleted as one to null.
+        self.deleted.extend(work.iter().copied());
         let mut seen: BTreeSet<ObjId> = BTreeSet::new();
         while let Some(id) = work.pop() {
             if !seen.insert(id) {
@@ -424,7 +430,7 @@ impl<'a> Planner<'a> {
                 let value = self.arena.entry(id).obj.column_value(link.fk_column);
                 let target = slot
                     .held()
-                    .next()
+                    .find(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
                     .or_else(|| self.arena.lookup(link.parent, std::slice::from_ref(&value)));
                 match target {
                     Some(target) => {
@@ -448,7 +454,10 @@ impl<'a> Planner<'a> {
                     .entry(id)
                     .obj
                     .relation(owner_rel_index(self.arena, id, rel));
-                let targets: Vec<ObjId> = slot.held().collect();
+                let targets: Vec<ObjId> = slot
+                    .held()
+                    .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
+                    .collect();
                 for target in targets {
                     self.assoc_cleanups.push((target_link, target));
                     self.roots.push(target);
@@ -615,6 +624,7 @@ impl<'a> Planner<'a> {
     // ---- deletes: set-based statements ----
 
     fn plan_deletes(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
+        self.guard_at = self.plan.steps.len();
         self.plan_assoc_removes();
         self.plan_assoc_cleanups();
         let mut groups: Vec<RowSet> = self.root_groups();
@@ -926,14 +936,15 @@ impl<'a> Planner<'a> {
             OnDelete::Cascade | OnDelete::SetNull => {}
             OnDelete::NoAction | OnDelete::Restrict => {
                 if let Some(reason) = link.null_refusal() {
-                    let owner = set.model();
-                    self.plan.steps.insert(
-                        0,
-                        Step::Guard {
-                            set: children,
-                            refusal: refusal(owner, rel, link, reason),
-                        },
-                    );
+                    // After the early updates (children moved away no longer count) and before
+                    // any delete; children this flush deletes do not count either.
+                    let refusal = refusal(set.model(), rel, link, reason);
+                    let guard = Step::Guard {
+                        set: self.without_deleted(children, link.child),
+                        refusal,
+                    };
+                    self.plan.steps.insert(self.guard_at, guard);
+                    self.guard_at += 1;
                 } else {
                     self.plan.steps.push(Step::Nullify {
                         set: children,
@@ -968,6 +979,26 @@ impl<'a> Planner<'a> {
                 values: survivors,
             },
             _ => rows,
+        }
+    }
+
+    /// `set` without the rows of `model` this flush deletes.
+    fn without_deleted(&self, set: RowSet, model: &'static ModelMeta) -> RowSet {
+        let [pk] = model.primary_key else { return set };
+        let values: Vec<Value> = self
+            .deleted
+            .iter()
+            .map(|id| self.arena.entry(*id))
+            .filter(|e| e.state == ObjectState::Persistent && e.meta().same(model))
+            .map(|e| e.stored(*pk))
+            .collect();
+        if values.is_empty() {
+            return set;
+        }
+        RowSet::Except {
+            set: Box::new(set),
+            column: *pk,
+            values,
         }
     }
 

@@ -7,7 +7,7 @@ use crate::backend::Transaction;
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
 use crate::meta::{Cascade, ModelMeta};
-use crate::model::{Member, ObjId};
+use crate::model::{AnyModel, Member, ObjId};
 use crate::plan::rowset::{self, RowSet};
 use crate::plan::{planner, KeySrc, Plan, Step};
 use crate::schema::{self, Resolved};
@@ -28,6 +28,28 @@ fn expect_rows(model: &'static ModelMeta, expected: u64, updated: u64) -> Result
             expected,
             updated,
         });
+    }
+    Ok(())
+}
+
+/// Checks, before anything enters the session, that every new object `object` holds (at any
+/// depth) is held through a relationship with `save-update`.
+pub(crate) fn check_save_update(object: &dyn AnyModel) -> Result<()> {
+    let meta = object.meta();
+    for (index, rel) in meta.relationships.iter().enumerate() {
+        for member in &object.relation(index).members {
+            let Member::New(child) = member else { continue };
+            if !rel.cascade.contains(Cascade::SAVE_UPDATE) {
+                return Err(Error::Config {
+                    model: meta.name,
+                    field: rel.field,
+                    message: "holds a new object but has no `save-update` cascade; add the object \
+                              with `Session::add` first"
+                        .into(),
+                });
+            }
+            check_save_update(child.as_ref())?;
+        }
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::model::{Build, Member, Model, ObjId};
 use crate::schema::{self, Resolved};
 use crate::sql::{self, Window};
 use crate::value::Value;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 fn decode_error(meta: &'static ModelMeta, source: crate::value::ValueError) -> Error {
     // The derive's conversions do not say which column failed; name the model and its table.
@@ -109,7 +109,9 @@ impl Session {
         match rows.into_iter().next() {
             Some(row) => self.overwrite_columns(id, row),
             None => {
+                // Gone from the database: out of the session and out of every collection.
                 self.arena.remove(id);
+                self.reconcile_collections();
                 Err(Error::Unavailable {
                     model: meta.name,
                     key: format_key(&key),
@@ -225,6 +227,49 @@ impl Session {
         Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
     }
 
+    /// Eagerly loads a many-to-one for many owners: one SELECT per chunk of distinct keys.
+    async fn load_parents_many(
+        &mut self,
+        owners: &[ObjId],
+        index: usize,
+        link: crate::schema::Link,
+        build: Build,
+    ) -> Result<Vec<ObjId>> {
+        let mut wanted: Vec<Value> = Vec::new();
+        let mut seen = HashSet::default();
+        for &owner in owners {
+            let value = self.arena.entry(owner).obj.column_value(link.fk_column);
+            if !value.is_null() && seen.insert(value.clone()) {
+                wanted.push(value);
+            }
+        }
+        let mut by_key: HashMap<Value, ObjId> = HashMap::default();
+        for chunk in wanted.chunks(self.db.dialect().max_params.saturating_sub(8).max(1)) {
+            let filter = Expr::In {
+                column: link.parent_column,
+                values: chunk.to_vec(),
+            };
+            let rows = self
+                .select_rows(link.parent, Some(&filter), &Window::default())
+                .await?;
+            for id in self.merge_rows(link.parent, rows, build)? {
+                by_key.insert(
+                    self.arena.entry(id).obj.column_value(link.parent_column),
+                    id,
+                );
+            }
+        }
+        for &owner in owners {
+            if self.arena.entry(owner).obj.relation(index).loaded {
+                continue;
+            }
+            let value = self.arena.entry(owner).obj.column_value(link.fk_column);
+            let parent = by_key.get(&value).copied();
+            self.set_loaded(owner, index, parent.into_iter().collect());
+        }
+        Ok(by_key.into_values().collect())
+    }
+
     /// Validates `T`'s relationships once, before its first statement.
     pub(crate) fn register<T: Model>(&self) -> Result<()> {
         self.db.ensure_valid(T::META)
@@ -244,13 +289,22 @@ impl Session {
             return Ok(Vec::new());
         };
         let build = self.arena.entry(first).obj.relation(index).build;
-        let Resolved::Children(link) = schema::resolve(meta, rel)? else {
-            let mut all = Vec::new();
-            for &owner in owners {
-                self.load_relation(owner, index).await?;
-                all.extend(self.arena.entry(owner).obj.relation(index).held());
+        let link = match schema::resolve(meta, rel)? {
+            Resolved::Children(link) => link,
+            Resolved::Parent(link) => {
+                return self.load_parents_many(owners, index, link, build).await
             }
-            return Ok(all);
+            // Many-to-many: one join per owner.
+            Resolved::Association { .. } => {
+                let mut all = Vec::new();
+                for &owner in owners {
+                    if !self.arena.entry(owner).obj.relation(index).loaded {
+                        self.load_relation(owner, index).await?;
+                    }
+                    all.extend(self.arena.entry(owner).obj.relation(index).held());
+                }
+                return Ok(all);
+            }
         };
         let keys: Vec<Value> = owners
             .iter()
@@ -274,7 +328,10 @@ impl Session {
         }
         for (&owner, key) in owners.iter().zip(keys) {
             let members = by_parent.remove(&key).unwrap_or_default();
-            self.set_loaded(owner, index, members);
+            // A collection already loaded may hold changes not flushed yet: keep it as it is.
+            if !self.arena.entry(owner).obj.relation(index).loaded {
+                self.set_loaded(owner, index, members);
+            }
         }
         Ok(all)
     }

@@ -17,7 +17,7 @@ pub use state::ObjectState;
 use crate::backend::Transaction;
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::model::{Handle, Member, Model, ObjId};
+use crate::model::{Handle, Model, ObjId};
 use state::{Arena, Entry};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,6 +124,8 @@ impl Session {
     /// It is inserted at the next flush.
     pub fn add<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
         self.register::<T>()?;
+        // Refuse before anything enters the session, so that an error leaves it as it was.
+        flush::check_save_update(&object)?;
         let id = self.insert_pending(Box::new(object));
         self.cascade_save_update_from(vec![id])?;
         Ok(Handle::new(self.id, id))
@@ -240,10 +242,13 @@ impl Session {
         self.flush().await?;
         if let Some(tx) = self.tx.take() {
             self.db.count_statement("COMMIT");
-            tx.commit().await.map_err(|f| {
-                crate::database::Context::new(crate::database::Action::Transaction, "session")
-                    .error(f)
-            })?;
+            if let Err(failure) = tx.commit().await {
+                // The transaction is gone: the session forgets what it had written in it.
+                self.discard_transaction();
+                let ctx =
+                    crate::database::Context::new(crate::database::Action::Transaction, "session");
+                return Err(ctx.error(failure));
+            }
         }
         for id in std::mem::take(&mut self.flushed_deleted) {
             self.arena.remove(id);
@@ -265,6 +270,13 @@ impl Session {
             self.db.count_statement("ROLLBACK");
             let _ = tx.rollback().await;
         }
+        self.discard_transaction();
+        Ok(())
+    }
+
+    /// The session's side of a rollback: deleted objects come back, added ones leave, pending
+    /// deletions are forgotten and everything reloads on next access.
+    fn discard_transaction(&mut self) {
         self.arena.detached_new.clear();
         for id in std::mem::take(&mut self.flushed_deleted) {
             let entry = self.arena.entry_mut(id);
@@ -280,7 +292,6 @@ impl Session {
             self.arena.entry_mut(id).marked_delete = false;
             self.expire_id(id);
         }
-        Ok(())
     }
 
     /// Expires an object: its columns reload on next access, its relationships reload too;
@@ -309,8 +320,9 @@ impl Session {
         entry.expired = true;
         for index in 0..entry.meta().relationships.len() {
             let slot = entry.obj.relation_mut(index);
+            // New objects held here were not flushed (a flush adopts them): they go too.
             slot.loaded = false;
-            slot.members.retain(|m| matches!(m, Member::New(_)));
+            slot.members.clear();
             slot.in_step();
         }
     }

@@ -22,7 +22,7 @@ struct Inner {
     backend: Arc<dyn Backend>,
     statements: AtomicU64,
     /// Tables whose relationships were validated (once per model set, before any SQL).
-    validated: Mutex<HashSet<&'static str>>,
+    validated: Mutex<HashSet<(&'static str, &'static str)>>,
 }
 
 impl fmt::Debug for Database {
@@ -133,11 +133,11 @@ impl Database {
             .validated
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if validated.contains(model.table) {
+        if validated.contains(&(model.table, model.name)) {
             return Ok(());
         }
         schema::validate(model)?;
-        validated.insert(model.table);
+        validated.insert((model.table, model.name));
         Ok(())
     }
 

@@ -229,7 +229,9 @@ impl ModelMeta {
     }
 
     /// Whether two metadata references describe the same model.
+    /// Compared by table and name (the same constant may live at several addresses, and two
+    /// models may map one table).
     pub fn same(&self, other: &ModelMeta) -> bool {
-        std::ptr::eq(self, other) || self.table == other.table
+        std::ptr::eq(self, other) || (self.table == other.table && self.name == other.name)
     }
 }

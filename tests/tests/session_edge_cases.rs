@@ -389,3 +389,35 @@ async fn preloading_parents_is_one_select() -> Result<()> {
     }
     Ok(())
 }
+
+/// A second, smaller model over the `users` table.
+#[derive(Model, Debug)]
+#[model(table = "users")]
+pub struct UserName {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+/// Two models over one table are two identities: changing one model's relationships does not
+/// reach into the other model's objects.
+#[tokio::test]
+async fn two_models_over_one_table_stay_apart() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let (u, v) = (s.add(user("u"))?, s.add(user("v"))?);
+    let a = s.add(Address::new("a@x"))?;
+    s.append(u, User::ADDRESSES, a).await?;
+    s.commit().await?;
+    let u_id = s.read(u).await?.id.expect("stored");
+    let name = s
+        .get::<UserName>(u_id)
+        .await?
+        .expect("the same row, as a UserName");
+    assert_eq!(s.read(name).await?.name, "u");
+    s.append(v, User::ADDRESSES, a).await?;
+    s.commit().await?;
+    let v_id = s.read(v).await?.id;
+    assert_eq!(s.read(a).await?.user_id, v_id);
+    Ok(())
+}

@@ -49,7 +49,7 @@ struct Removal {
 struct Planner<'a> {
     arena: &'a Arena,
     plan: Plan,
-    resolved: HashMap<(&'static str, usize), Resolved>,
+    resolved: HashMap<(&'static str, &'static str, usize), Resolved>,
     /// (relationship identity, member) -> owners holding it after the changes in memory.
     holders: HashMap<(&'static str, &'static str, ObjId), Vec<ObjId>>,
     /// Objects held by at least one loaded relationship after the changes in memory.
@@ -95,11 +95,11 @@ impl<'a> Planner<'a> {
     }
 
     fn resolve(&mut self, model: &'static ModelMeta, index: usize) -> Result<Resolved> {
-        if let Some(r) = self.resolved.get(&(model.table, index)) {
+        if let Some(r) = self.resolved.get(&(model.table, model.name, index)) {
             return Ok(*r);
         }
         let r = schema::resolve(model, &model.relationships[index])?;
-        self.resolved.insert((model.table, index), r);
+        self.resolved.insert((model.table, model.name, index), r);
         Ok(r)
     }
 
@@ -274,7 +274,7 @@ impl<'a> Planner<'a> {
                 {
                     self.held_any.insert(member);
                     self.holders
-                        .entry((meta.table, rel.field, member))
+                        .entry((meta.name, rel.field, member))
                         .or_default()
                         .push(owner);
                 }
@@ -284,9 +284,9 @@ impl<'a> Planner<'a> {
 
     /// Whether `member` is held by another owner through the same relationship after the changes.
     fn held_elsewhere(&self, removal: &Removal) -> bool {
-        let table = self.arena.entry(removal.owner).meta().table;
+        let owner = self.arena.entry(removal.owner).meta().name;
         self.holders
-            .get(&(table, removal.rel.field, removal.member))
+            .get(&(owner, removal.rel.field, removal.member))
             .is_some_and(|owners| owners.iter().any(|o| *o != removal.owner))
     }
 

@@ -7,7 +7,7 @@ use super::Session;
 use crate::column::{CmpOp, Expr, Rel};
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
-use crate::meta::{Cascade, RelKind, RelationshipMeta};
+use crate::meta::{Cascade, ModelMeta, RelKind, RelationshipMeta};
 use crate::model::{
     AnyModel, BelongsTo, Build, Handle, HasMany, HasOne, ManyToMany, Member, Model, ObjId,
     Relationship,
@@ -179,7 +179,7 @@ impl Session {
         self.check_single_parent(owner_id, rel.meta(), child_id)
             .await?;
         if rel.meta().kind == RelKind::HasMany {
-            self.detach_from_holders(M::META.table, rel.index(), child_id);
+            self.detach_from_holders(M::META, rel.index(), child_id);
         }
         let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
         slot.before_change();
@@ -248,7 +248,7 @@ impl Session {
             self.check_single_parent(owner_id, rel.meta(), target_id)
                 .await?;
             if rel.meta().kind == RelKind::HasOne {
-                self.detach_from_holders(M::META.table, rel.index(), target_id);
+                self.detach_from_holders(M::META, rel.index(), target_id);
             }
         }
         if let Some(old) = old {
@@ -266,12 +266,12 @@ impl Session {
 
     /// Removes `child` from the same relationship of every other object (a child has one parent
     /// through a one-to-many).
-    fn detach_from_holders(&mut self, table: &'static str, index: usize, child: ObjId) {
+    fn detach_from_holders(&mut self, model: &'static ModelMeta, index: usize, child: ObjId) {
         let holders: Vec<ObjId> = self
             .arena
             .iter()
             .filter(|(_, e)| {
-                e.meta().table == table && e.obj.relation(index).held().any(|m| m == child)
+                e.meta().same(model) && e.obj.relation(index).held().any(|m| m == child)
             })
             .map(|(id, _)| id)
             .collect();

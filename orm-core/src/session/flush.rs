@@ -677,7 +677,8 @@ impl Session {
         let live: Vec<ObjId> = self.arena.live_ids();
         let mut index: HashMap<(&'static str, usize), HashMap<Value, Vec<ObjId>>> =
             HashMap::default();
-        let mut links: HashMap<(&'static str, usize), Option<Resolved>> = HashMap::default();
+        let mut links: HashMap<(&'static str, &'static str, usize), Option<Resolved>> =
+            HashMap::default();
         for &id in &live {
             let meta = self.arena.entry(id).meta();
             for rel_index in 0..meta.relationships.len() {
@@ -685,7 +686,7 @@ impl Session {
                     continue;
                 }
                 let resolved = *links
-                    .entry((meta.table, rel_index))
+                    .entry((meta.table, meta.name, rel_index))
                     .or_insert_with(|| schema::resolve(meta, &meta.relationships[rel_index]).ok());
                 let Some(resolved) = resolved else {
                     continue;

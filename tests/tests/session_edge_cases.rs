@@ -421,3 +421,70 @@ async fn two_models_over_one_table_stay_apart() -> Result<()> {
     assert_eq!(s.read(a).await?.user_id, v_id);
     Ok(())
 }
+
+#[derive(Model, Debug)]
+#[model(table = "regions")]
+pub struct Region {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship]
+    pub cities: HasMany<City>,
+}
+
+/// Deleted by the database when their region goes (`on_delete = "cascade"`, no ORM `delete`).
+#[derive(Model, Debug)]
+#[model(table = "cities")]
+pub struct City {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "regions.id", on_delete = "cascade")]
+    pub region_id: Option<i64>,
+    #[relationship]
+    pub shops: HasMany<Shop>,
+}
+
+/// Survive their city (default cascade: the key is set to NULL).
+#[derive(Model, Debug)]
+#[model(table = "shops")]
+pub struct Shop {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cities.id")]
+    pub city_id: Option<i64>,
+}
+
+/// D2 one level down: the database deletes the cities, and the ORM still nulls the keys of the
+/// shops that pointed at them (else the database's cascade would fail on them).
+#[tokio::test]
+async fn rows_the_database_cascades_still_get_their_dependents_handled() -> Result<()> {
+    let db = orm_tests::memory_db(&[Region::META, City::META, Shop::META]).await?;
+    db.execute_raw("INSERT INTO regions (id) VALUES (1)", &[])
+        .await?;
+    db.execute_raw(
+        "INSERT INTO cities (id, region_id) VALUES (10, 1), (11, 1)",
+        &[],
+    )
+    .await?;
+    db.execute_raw(
+        "INSERT INTO shops (id, city_id) VALUES (100, 10), (101, 11)",
+        &[],
+    )
+    .await?;
+    let mut s = db.session();
+    let region = s.get::<Region>(1_i64).await?.expect("region 1");
+    s.delete(region)?;
+    s.commit().await?;
+    assert_eq!(
+        s.query::<City>().count().await?,
+        0,
+        "deleted by the database"
+    );
+    assert_eq!(
+        s.query::<Shop>()
+            .filter(Shop::CITY_ID.is_null())
+            .count()
+            .await?,
+        2
+    );
+    Ok(())
+}

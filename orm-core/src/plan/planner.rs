@@ -753,23 +753,46 @@ impl<'a> Planner<'a> {
         path.push(model.table);
         let set = self.widen_to_subtree(set)?;
         self.break_mutual_keys(&set)?;
+        let parents = self.dependents_of(&set, path)?;
+        self.plan.steps.push(Step::Delete { set });
+        for parent_set in parents {
+            self.delete_captured(parent_set, path)?;
+        }
+        path.pop();
+        Ok(())
+    }
+
+    /// Plans what deleting `set` requires of the rows that depend on it; returns the sets of
+    /// parents a many-to-one `delete` reaches (their keys are read before these rows go).
+    fn dependents_of(&mut self, set: &RowSet, path: &mut Vec<&'static str>) -> Result<Vec<RowSet>> {
+        let model = set.model();
         let mut parents = Vec::new();
         for index in 0..model.relationships.len() {
             let rel = &model.relationships[index];
             match self.resolve(model, index)? {
-                // A many-to-one `delete`: read the parents' keys before these rows go.
                 Resolved::Parent(link) if rel.cascade.contains(Cascade::DELETE) => {
                     parents.push(self.capture(
-                        &set,
+                        set,
                         link.fk_column,
                         link.parent,
                         link.parent_column,
                     ));
                 }
-                resolved => self.dependents(&set, rel, resolved, path)?,
+                resolved => self.dependents(set, rel, resolved, path)?,
             }
         }
-        self.plan.steps.push(Step::Delete { set });
+        Ok(parents)
+    }
+
+    /// Rows the database deletes by its own `ON DELETE CASCADE`: the ORM issues no DELETE for
+    /// them (D2), but what depends on them is still handled (their children nulled or deleted).
+    fn database_cascade(&mut self, set: RowSet, path: &mut Vec<&'static str>) -> Result<()> {
+        let model = set.model();
+        if path.contains(&model.table) || set.is_empty() {
+            return Ok(());
+        }
+        path.push(model.table);
+        let parents = self.dependents_of(&set, path)?;
         for parent_set in parents {
             self.delete_captured(parent_set, path)?;
         }
@@ -933,7 +956,8 @@ impl<'a> Planner<'a> {
         }
         match link.on_delete() {
             // D2: never null a key the database will cascade or null itself.
-            OnDelete::Cascade | OnDelete::SetNull => {}
+            OnDelete::Cascade => self.database_cascade(children, path)?,
+            OnDelete::SetNull => {}
             OnDelete::NoAction | OnDelete::Restrict => {
                 if let Some(reason) = link.null_refusal() {
                     // After the early updates (children moved away no longer count) and before

@@ -488,3 +488,23 @@ async fn rows_the_database_cascades_still_get_their_dependents_handled() -> Resu
     );
     Ok(())
 }
+
+/// D4/D5: a loaded child whose parent is deleted by a bulk delete (the parent not loaded) is
+/// deleted in the session too, not left readable and writable.
+#[tokio::test]
+async fn a_bulk_delete_reaches_loaded_children_of_rows_not_loaded() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let mut u = user("u");
+    u.addresses.push(Address::new("a@x"));
+    s.add(u)?;
+    s.commit().await?;
+    let mut fresh = db.session();
+    let address = fresh.query::<Address>().one().await?;
+    fresh.query::<User>().delete().await?;
+    assert_eq!(fresh.state(address), ObjectState::Deleted);
+    fresh.commit().await?;
+    assert_eq!(fresh.state(address), ObjectState::Detached);
+    assert_eq!(fresh.query::<Address>().count().await?, 0);
+    Ok(())
+}

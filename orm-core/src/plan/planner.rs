@@ -20,7 +20,7 @@ pub(crate) fn plan_flush(arena: &Arena, unloaded_roots: Vec<RowSet>) -> Result<P
     planner.sync_relationships()?;
     planner.resolve_removals()?;
     planner.find_pending_orphans()?;
-    planner.close_deletes()?;
+    planner.close_deletes(&unloaded_roots)?;
     planner.plan_early_updates();
     planner.plan_deletes(unloaded_roots)?;
     planner.plan_inserts();
@@ -366,7 +366,7 @@ impl<'a> Planner<'a> {
 
     // ---- deletes: in-memory closure ----
 
-    fn close_deletes(&mut self) -> Result<()> {
+    fn close_deletes(&mut self, unloaded_roots: &[RowSet]) -> Result<()> {
         let marked = self
             .arena
             .iter()
@@ -378,6 +378,9 @@ impl<'a> Planner<'a> {
         // Every explicit root is deleted whatever the order the closure visits them in: a
         // parent's cascade must not treat a child that is itself being deleted as one to null.
         self.deleted.extend(work.iter().copied());
+        for set in unloaded_roots {
+            self.cascade_from_keys(set, &mut work)?;
+        }
         let mut seen: BTreeSet<ObjId> = BTreeSet::new();
         while let Some(id) = work.pop() {
             if !seen.insert(id) {
@@ -418,7 +421,8 @@ impl<'a> Planner<'a> {
                     if self.deleted.contains(&child) {
                         continue;
                     }
-                    self.child_fate(id, rel, link, child, delete, work)?;
+                    let parent = self.arena.entry(id).meta();
+                    self.child_fate(parent, rel, link, child, delete, work)?;
                 }
             }
             Resolved::Parent(link) if delete => {
@@ -469,9 +473,40 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// Loaded children of rows deleted by key only (a bulk delete's rows that are not loaded)
+    /// meet the same fate in memory as children of a loaded parent.
+    fn cascade_from_keys(&mut self, set: &RowSet, work: &mut Vec<ObjId>) -> Result<()> {
+        let RowSet::Keys {
+            model,
+            column,
+            values,
+        } = set
+        else {
+            return Ok(());
+        };
+        for index in 0..model.relationships.len() {
+            let rel = &model.relationships[index];
+            let Resolved::Children(link) = self.resolve(model, index)? else {
+                continue;
+            };
+            if link.parent_column != *column || rel.passive_deletes == PassiveDeletes::All {
+                continue;
+            }
+            let delete = rel.cascade.contains(Cascade::DELETE);
+            for value in values {
+                for child in self.children_of(link, &ParentRef::Key(value.clone())) {
+                    if !self.deleted.contains(&child) {
+                        self.child_fate(model, rel, link, child, delete, work)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn child_fate(
         &mut self,
-        parent: ObjId,
+        parent: &'static ModelMeta,
         rel: &'static RelationshipMeta,
         link: Link,
         child: ObjId,
@@ -485,7 +520,7 @@ impl<'a> Planner<'a> {
         } else if on_delete == OnDelete::SetNull || self.is_pending(child) {
             self.record_null(child, link);
         } else if let Some(reason) = link.null_refusal() {
-            return Err(refusal(self.arena.entry(parent).meta(), rel, link, reason).error());
+            return Err(refusal(parent, rel, link, reason).error());
         } else {
             self.record_null(child, link);
         }

@@ -508,3 +508,24 @@ async fn a_bulk_delete_reaches_loaded_children_of_rows_not_loaded() -> Result<()
     assert_eq!(fresh.query::<Address>().count().await?, 0);
     Ok(())
 }
+
+/// D11 + D6: a preview says when the flush would be refused, instead of listing a harmless check.
+#[tokio::test]
+async fn a_preview_says_when_the_flush_would_be_refused() -> Result<()> {
+    let db = orm_tests::memory_db(&[Owner::META, Order::META]).await?;
+    let mut s = db.session();
+    let (owner, _order) = owner_with_order(&mut s).await?;
+    let preview = s.preview_delete(owner).await?;
+    assert!(!preview.would_succeed());
+    assert!(
+        preview.to_string().contains("refused before any write"),
+        "{preview}"
+    );
+    let empty = s.add(Owner {
+        id: None,
+        orders: HasMany::new(),
+    })?;
+    s.commit().await?;
+    assert!(s.preview_delete(empty).await?.would_succeed());
+    Ok(())
+}

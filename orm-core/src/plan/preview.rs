@@ -44,9 +44,16 @@ pub struct Preview {
     pub statements: Vec<PlannedStatement>,
     /// Totals per table, in the order tables first appear.
     pub tables: Vec<TableEffect>,
+    /// Why running this flush would fail before any write (D6), if it would.
+    pub refusals: Vec<String>,
 }
 
 impl Preview {
+    /// Whether running this flush would succeed (no D6 refusal).
+    pub fn would_succeed(&self) -> bool {
+        self.refusals.is_empty()
+    }
+
     /// The totals for `table` (zero when the flush does not touch it).
     pub fn table(&self, table: &str) -> TableEffect {
         self.tables
@@ -136,6 +143,9 @@ impl fmt::Display for Preview {
             writeln!(f, "{subject} changes nothing")?;
         } else {
             writeln!(f, "{subject} {}", effects.join(", "))?;
+        }
+        for refusal in &self.refusals {
+            writeln!(f, "  it would be refused before any write: {refusal}")?;
         }
         for (i, s) in self.statements.iter().enumerate() {
             writeln!(

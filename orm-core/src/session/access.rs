@@ -112,9 +112,11 @@ impl Session {
         Ok(())
     }
 
-    /// Loads a relationship that is about to be changed, WITHOUT autoflush: a flush now could
-    /// drop the very object being attached (a new object is an orphan until it is attached).
-    /// The flush that follows reconciles what the load could not see.
+    /// Loads a relationship that is about to be changed, WITHOUT autoflush (as SQLAlchemy's
+    /// attribute events do): an attach or removal is one step of a change the caller is still
+    /// making, and a flush in its middle could act on a half-made state (a new object removed
+    /// from one collection and not yet appended to another would be dropped as an orphan). The
+    /// flush that follows reconciles what the load could not see.
     async fn load_for_change(&mut self, id: ObjId, index: usize) -> Result<()> {
         if self.needs_load(id, index)? {
             self.load_now(id, index).await?;

@@ -166,7 +166,7 @@ impl Session {
         adopted
     }
 
-    /// Flushes with extra unloaded delete roots (bulk delete); returns the plan that ran.
+    /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
         self.cascade_save_update()?;
         let plan = planner::plan_flush(&self.arena, unloaded_roots)?;
@@ -789,8 +789,33 @@ impl Session {
     /// The plan the next flush would run, with row counts, without writing anything (D11).
     pub async fn preview(&mut self) -> Result<crate::plan::preview::Preview> {
         self.cascade_save_update()?;
-        let plan = planner::plan_flush(&self.arena, Vec::new())?;
-        self.describe(&plan).await
+        match planner::plan_flush(&self.arena, Vec::new()) {
+            Ok(plan) => self.describe(&plan).await,
+            // A refusal found in memory (D6) is what the preview is for: report it.
+            Err(refusal @ Error::WouldNullRequiredKey { .. }) => {
+                Ok(crate::plan::preview::Preview {
+                    roots: self.marked_roots(|_| true),
+                    refusals: vec![refusal.to_string()],
+                    ..Default::default()
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Descriptions ("User 5") of the objects marked for deletion that `keep` accepts.
+    fn marked_roots(&self, keep: impl Fn(ObjId) -> bool) -> Vec<String> {
+        self.arena
+            .iter()
+            .filter(|(id, e)| e.is_live() && e.marked_delete && keep(*id))
+            .map(|(_, e)| {
+                let key = e
+                    .key()
+                    .map(|k| super::load::format_key(&k))
+                    .unwrap_or_else(|| "(new)".into());
+                format!("{} {key}", e.meta().name)
+            })
+            .collect()
     }
 
     /// What deleting `handle` (with every cascade) would do, without doing it (D11).
@@ -810,15 +835,7 @@ impl Session {
         use crate::plan::preview::{self, Preview};
         let dialect = self.db.dialect();
         let mut out = Preview::default();
-        for (id, entry) in self.arena.iter() {
-            if entry.is_live() && entry.marked_delete && plan.deleted.contains(&id) {
-                let key = entry
-                    .key()
-                    .map(|k| super::load::format_key(&k))
-                    .unwrap_or_else(|| "(new)".into());
-                out.roots.push(format!("{} {key}", entry.meta().name));
-            }
-        }
+        out.roots = self.marked_roots(|id| plan.deleted.contains(&id));
         let mut captures: Captures = vec![Vec::new(); plan.captures];
         for step in &plan.steps {
             let step = &step.resolved(&captures);
@@ -839,12 +856,13 @@ impl Session {
                         Context::new(Action::Select, set.model().table),
                     )
                     .await?;
-                out.record(
-                    action,
-                    set.model().table,
-                    text,
-                    u64::try_from(count_of(&rows)).unwrap_or(0),
-                );
+                let rows = u64::try_from(count_of(&rows)).unwrap_or(0);
+                if let Step::Guard { refusal, .. } = step {
+                    if rows > 0 {
+                        out.refusals.push(refusal.error().to_string());
+                    }
+                }
+                out.record(action, set.model().table, text, rows);
                 continue;
             }
             match step {

@@ -529,3 +529,35 @@ async fn a_preview_says_when_the_flush_would_be_refused() -> Result<()> {
     assert!(s.preview_delete(empty).await?.would_succeed());
     Ok(())
 }
+
+#[derive(Model, Debug)]
+#[model(table = "grid")]
+pub struct Cell {
+    #[column(primary_key)]
+    pub x: i64,
+    #[column(primary_key)]
+    pub y: i64,
+}
+
+/// Composite keys are deleted in bounded sets: a bulk delete of thousands of them stays inside
+/// SQLite's expression limits.
+#[tokio::test]
+async fn a_bulk_delete_of_many_composite_keys() -> Result<()> {
+    let db = orm_tests::memory_db(&[Cell::META]).await?;
+    let mut s = db.session();
+    for x in 0..50 {
+        for y in 0..50 {
+            s.add(Cell { x, y })?;
+        }
+    }
+    s.commit().await?;
+    let deleted = s
+        .query::<Cell>()
+        .filter(Cell::X.lt(40_i64))
+        .delete()
+        .await?;
+    s.commit().await?;
+    assert_eq!(deleted, 2_000);
+    assert_eq!(s.query::<Cell>().count().await?, 500);
+    Ok(())
+}

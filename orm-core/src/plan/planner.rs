@@ -776,7 +776,7 @@ impl<'a> Planner<'a> {
         }
         by_model
             .into_iter()
-            .map(|(model, keys)| key_set(model, keys))
+            .flat_map(|(model, keys)| key_sets(model, keys))
             .collect()
     }
 
@@ -1274,6 +1274,21 @@ fn normalise(columns: [usize; 2], values: [Value; 2]) -> ((usize, Value), (usize
 }
 
 /// A set of rows given by their primary keys.
+/// Composite keys are matched by `(a = ? AND b = ?) OR ...`: this many per set keeps the
+/// expression well inside SQLite's depth limit (1,000).
+pub(crate) const COMPOSITE_KEYS_PER_SET: usize = 200;
+
+/// Sets of rows given by their primary keys: one set for single-column keys (chunked later under
+/// the parameter limit), sets of at most `COMPOSITE_KEYS_PER_SET` composite keys otherwise.
+pub(crate) fn key_sets(model: &'static ModelMeta, keys: Vec<Key>) -> Vec<RowSet> {
+    if model.primary_key.len() == 1 {
+        return vec![key_set(model, keys)];
+    }
+    keys.chunks(COMPOSITE_KEYS_PER_SET)
+        .map(|chunk| key_set(model, chunk.to_vec()))
+        .collect()
+}
+
 fn key_set(model: &'static ModelMeta, keys: Vec<Key>) -> RowSet {
     match model.primary_key {
         [pk] => RowSet::Keys {

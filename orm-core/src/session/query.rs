@@ -5,7 +5,6 @@ use crate::column::{Column, Condition, Expr, Rel};
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
 use crate::model::{Handle, Model, Relationship};
-use crate::plan::rowset::RowSet;
 use crate::sql::{self, Window};
 use crate::value::{SqlValue, Value};
 use std::fmt;
@@ -179,30 +178,11 @@ impl<'s, T: Model> Query<'s, T> {
                 None => unloaded.push(key.clone()),
             }
         }
-        let roots = if !unloaded.is_empty() {
-            let root = match T::META.primary_key {
-                [pk] => RowSet::Keys {
-                    model: T::META,
-                    column: *pk,
-                    values: unloaded
-                        .into_iter()
-                        .filter_map(|k| k.into_iter().next())
-                        .collect(),
-                },
-                _ => RowSet::Filter {
-                    model: T::META,
-                    expr: Expr::Or(
-                        unloaded
-                            .iter()
-                            .map(|k| sql::key_filter(T::META, k))
-                            .collect(),
-                    ),
-                },
-            };
-            vec![root]
-        } else {
-            Vec::new()
-        };
+        let keys_held: Vec<crate::session::state::Key> = unloaded
+            .into_iter()
+            .map(|k| k.into_iter().collect())
+            .collect();
+        let roots = crate::plan::planner::key_sets(T::META, keys_held);
         if let Err(err) = session.flush_with(roots).await {
             // Nothing was deleted: the objects this call marked are not marked any more.
             for id in marked {

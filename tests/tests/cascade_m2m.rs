@@ -295,6 +295,39 @@ async fn single_parent_many_to_many() -> Result<()> {
     Ok(())
 }
 
+/// §5 + D7: with `single_parent`, a card removed from one deck and added to another before the
+/// flush is moved, not refused (the stored link was removed in memory); a new deck is checked
+/// against stored links too (D8).
+#[tokio::test]
+async fn single_parent_many_to_many_allows_a_move() -> Result<()> {
+    let t = cascade_support::memory(&[Deck::META, Card::META, DeckCard::META]).await;
+    let mut s = t.db.session();
+    s.add(deck(1))?;
+    s.add(deck(0))?;
+    s.commit().await?;
+
+    let mut s = t.db.session();
+    let card = s.get::<Card>(1).await?.expect("stored");
+    let (first, second) = (
+        s.get::<Deck>(1).await?.expect("1"),
+        s.get::<Deck>(2).await?.expect("2"),
+    );
+    let new = s.add(deck(0))?;
+    assert!(
+        matches!(
+            s.append(new, Deck::CARDS, card).await,
+            Err(Error::SingleParent { .. })
+        ),
+        "a new deck sees the stored link"
+    );
+    s.remove(first, Deck::CARDS, card).await?;
+    s.append(second, Deck::CARDS, card).await?;
+    s.commit().await?;
+    assert_eq!(t.count("cards").await, 1, "moved, not deleted as an orphan");
+    assert_eq!(t.count("deck_cards").await, 1);
+    Ok(())
+}
+
 // A `delete` many-to-many one level below rows that are not loaded: the related keys are read
 // set-based (one SELECT) before the rows linking them go, then deleted (D4, D9).
 

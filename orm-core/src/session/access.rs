@@ -427,25 +427,45 @@ impl Session {
                 owner: owner_link,
                 target,
             } => {
+                // The owners stored as linked to this child, other than this one, that are not
+                // in the session with the link removed in memory.
                 let child_key = child_entry.obj.column_value(target.parent_column);
                 let mine = self
                     .arena
                     .entry(owner)
                     .obj
                     .column_value(owner_link.parent_column);
-                let filter = Expr::And(vec![
-                    Expr::Compare {
-                        column: target.fk_column,
-                        op: CmpOp::Eq,
-                        value: child_key,
-                    },
-                    Expr::Compare {
-                        column: owner_link.fk_column,
-                        op: CmpOp::Ne,
-                        value: mine,
-                    },
-                ]);
-                self.exists(owner_link.child, filter).await
+                let assoc = owner_link.child;
+                let filter = Expr::Compare {
+                    column: target.fk_column,
+                    op: CmpOp::Eq,
+                    value: child_key,
+                };
+                let statement = sql::select_columns(
+                    self.db.dialect(),
+                    assoc,
+                    &[owner_link.fk_column],
+                    Some(&filter),
+                    &Window::default(),
+                );
+                let ctx = Context::new(Action::Select, assoc.table);
+                let rows = self.db.fetch(self.tx.as_mut(), statement, ctx).await?;
+                let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|row| row.into_iter().next())
+                    .any(|other| {
+                        if other == mine {
+                            return false;
+                        }
+                        match self.arena.lookup(owner_meta, std::slice::from_ref(&other)) {
+                            Some(holder) => self.arena.get(holder).is_some_and(|e| {
+                                let slot = e.obj.relation(index);
+                                e.is_live() && (!slot.loaded || slot.held().any(|m| m == child))
+                            }),
+                            None => true,
+                        }
+                    }))
             }
         }
     }
@@ -473,23 +493,6 @@ impl Session {
         } else {
             entry.obj.column_value(fk_column) == *key
         }
-    }
-
-    async fn exists(
-        &mut self,
-        meta: &'static crate::meta::ModelMeta,
-        filter: Expr,
-    ) -> Result<bool> {
-        let statement = sql::count(self.db.dialect(), meta, Some(&filter));
-        let rows = self
-            .db
-            .fetch(
-                self.tx.as_mut(),
-                statement,
-                Context::new(Action::Select, meta.table),
-            )
-            .await?;
-        Ok(matches!(rows.first().and_then(|r| r.first()), Some(Value::Integer(n)) if *n > 0))
     }
 
     /// Copies the state of a detached object (one with a primary key, built outside the session)

@@ -834,8 +834,10 @@ impl Session {
     async fn describe(&mut self, plan: &Plan) -> Result<crate::plan::preview::Preview> {
         use crate::plan::preview::{self, Preview};
         let dialect = self.db.dialect();
-        let mut out = Preview::default();
-        out.roots = self.marked_roots(|id| plan.deleted.contains(&id));
+        let mut out = Preview {
+            roots: self.marked_roots(|id| plan.deleted.contains(&id)),
+            ..Preview::default()
+        };
         let mut captures: Captures = vec![Vec::new(); plan.captures];
         for step in &plan.steps {
             let step = &step.resolved(&captures);

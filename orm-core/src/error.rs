@@ -160,7 +160,7 @@ pub enum Error {
     },
 
     /// A flush would have to null a foreign key that cannot be NULL (SEMANTICS D6); refused
-    /// before any write.
+    /// before any delete, and nothing of the flush is applied.
     #[error(
         "{when} would set `{child}.{column}` to NULL through `{parent}::{field}`, but that column \
          {reason}; declare `cascade = \"all, delete-orphan\"` on `{parent}::{field}` or \

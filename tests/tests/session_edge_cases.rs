@@ -150,7 +150,7 @@ pub struct Order {
     pub owner: BelongsTo<Owner>,
 }
 
-/// A bulk delete refused before any write (D6) leaves no object marked for deletion: the next
+/// A bulk delete refused by D6 leaves no object marked for deletion: the next
 /// commit deletes nothing the caller did not ask for.
 #[tokio::test]
 async fn a_refused_bulk_delete_leaves_nothing_marked() -> Result<()> {
@@ -518,7 +518,7 @@ async fn a_preview_says_when_the_flush_would_be_refused() -> Result<()> {
     let preview = s.preview_delete(owner).await?;
     assert!(!preview.would_succeed());
     assert!(
-        preview.to_string().contains("refused before any write"),
+        preview.to_string().contains("it would be refused"),
         "{preview}"
     );
     let empty = s.add(Owner {
@@ -559,5 +559,116 @@ async fn a_bulk_delete_of_many_composite_keys() -> Result<()> {
     s.commit().await?;
     assert_eq!(deleted, 2_000);
     assert_eq!(s.query::<Cell>().count().await?, 500);
+    Ok(())
+}
+
+/// D11 agrees with the flush: a loaded child moved away from the deleted parent does not make
+/// the preview report a refusal the flush would not raise.
+#[tokio::test]
+async fn a_preview_after_a_move_agrees_with_the_flush() -> Result<()> {
+    let db = orm_tests::memory_db(&[Owner::META, Order::META]).await?;
+    let mut s = db.session();
+    let (old, order) = owner_with_order(&mut s).await?;
+    let new = s.add(Owner {
+        id: None,
+        orders: HasMany::new(),
+    })?;
+    s.commit().await?;
+    s.append(new, Owner::ORDERS, order).await?;
+    s.delete(old)?;
+    let preview = s.preview().await?;
+    assert!(preview.would_succeed(), "{preview}");
+    s.flush().await?;
+    Ok(())
+}
+
+#[derive(Model, Debug)]
+#[model(table = "articles")]
+pub struct Article {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(through = ArticleTopic, cascade = "all")]
+    pub topics: ManyToMany<Topic>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "topics")]
+pub struct Topic {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "topic")]
+    pub remarks: HasMany<Remark>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "article_topics")]
+pub struct ArticleTopic {
+    #[column(primary_key, foreign_key = "articles.id")]
+    pub article_id: i64,
+    #[column(primary_key, foreign_key = "topics.id")]
+    pub topic_id: i64,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "remarks")]
+pub struct Remark {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "topics.id")]
+    pub topic_id: i64,
+    #[relationship(back_populates = "remarks")]
+    pub topic: BelongsTo<Topic>,
+}
+
+/// D6 below a capture: topics reached through an unloaded many-to-many `delete` whose remarks
+/// hold a NOT NULL key are refused with the D6 error (and the preview says so), not a raw
+/// foreign-key failure.
+#[tokio::test]
+async fn a_required_key_below_a_captured_set_is_refused() -> Result<()> {
+    let db = orm_tests::memory_db(&[Article::META, Topic::META, ArticleTopic::META, Remark::META])
+        .await?;
+    db.execute_raw("INSERT INTO articles (id) VALUES (1)", &[])
+        .await?;
+    db.execute_raw("INSERT INTO topics (id) VALUES (1)", &[])
+        .await?;
+    db.execute_raw(
+        "INSERT INTO article_topics (article_id, topic_id) VALUES (1, 1)",
+        &[],
+    )
+    .await?;
+    db.execute_raw("INSERT INTO remarks (topic_id) VALUES (1)", &[])
+        .await?;
+    let mut s = db.session();
+    let article = s.get::<Article>(1_i64).await?.expect("article 1");
+    s.delete(article)?;
+    assert!(!s.preview().await?.would_succeed());
+    let err = s.flush().await.expect_err("remarks.topic_id is NOT NULL");
+    assert!(matches!(err, Error::WouldNullRequiredKey { .. }), "{err:?}");
+    s.rollback().await?;
+    assert_eq!(s.query::<Topic>().count().await?, 1, "nothing was applied");
+    Ok(())
+}
+
+/// An object whose row is gone on reload leaves the session without undoing unflushed changes
+/// to other relationships.
+#[tokio::test]
+async fn a_row_gone_on_reload_keeps_other_unflushed_moves() -> Result<()> {
+    let db = db().await?;
+    let mut s = db.session();
+    let mut first = user("u1");
+    first.addresses.push(Address::new("a@x"));
+    let (u1, u2, gone) = (s.add(first)?, s.add(user("u2"))?, s.add(user("g"))?);
+    s.commit().await?;
+    let gone_id = s.read(gone).await?.id.expect("stored");
+    s.commit().await?;
+    db.execute_raw("DELETE FROM users WHERE id = ?", &[gone_id.into()])
+        .await?;
+    let a = s.related(u1, User::ADDRESSES).await?[0];
+    assert!(s.related(u2, User::ADDRESSES).await?.is_empty());
+    s.append(u2, User::ADDRESSES, a).await?;
+    assert!(s.read(gone).await.is_err(), "its row is gone");
+    s.commit().await?;
+    let u2_id = s.read(u2).await?.id;
+    assert_eq!(s.read(a).await?.user_id, u2_id, "the move survived");
     Ok(())
 }

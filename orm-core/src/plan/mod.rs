@@ -34,7 +34,7 @@ pub(crate) enum KeySrc {
     KeyOf { object: ObjId, column: usize },
 }
 
-/// A nulling the database would refuse (NOT NULL or key column), found before any write (D6).
+/// A nulling the database would refuse (NOT NULL or key column), found before any delete (D6).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Refusal {
     pub parent: &'static str,
@@ -64,7 +64,7 @@ impl Refusal {
 /// One step of a plan.
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
-    /// Fails the flush, before any write, if the set has rows.
+    /// Fails the flush, before any delete, if the set has rows.
     Guard { set: RowSet, refusal: Refusal },
     /// Writes the same changed columns of persistent objects of one model.
     Update {

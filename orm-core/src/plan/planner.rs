@@ -66,7 +66,7 @@ struct Planner<'a> {
     covered: HashSet<ObjId>,
     assoc_adds: Vec<AssocAdd>,
     assoc_removes: Vec<(&'static ModelMeta, [usize; 2], [Value; 2])>,
-    ref_index: HashMap<(&'static str, usize), HashMap<ParentRef, Vec<ObjId>>>,
+    ref_index: HashMap<(&'static str, &'static str, usize), HashMap<ParentRef, Vec<ObjId>>>,
     late_updates: Vec<ObjId>,
     /// Where D6 guards go: after the early updates, before the deletes.
     guard_at: usize,
@@ -537,7 +537,7 @@ impl<'a> Planner<'a> {
 
     /// Live objects whose foreign key (after in-memory changes) references `parent`.
     fn children_of(&mut self, link: Link, parent: &ParentRef) -> Vec<ObjId> {
-        let key = (link.child.table, link.fk_column);
+        let key = (link.child.table, link.child.name, link.fk_column);
         if !self.ref_index.contains_key(&key) {
             let mut index: HashMap<ParentRef, Vec<ObjId>> = HashMap::default();
             let members: Vec<ObjId> = self
@@ -995,15 +995,22 @@ impl<'a> Planner<'a> {
             OnDelete::SetNull => {}
             OnDelete::NoAction | OnDelete::Restrict => {
                 if let Some(reason) = link.null_refusal() {
-                    // After the early updates (children moved away no longer count) and before
-                    // any delete; children this flush deletes do not count either.
+                    // Children this flush deletes or moves do not count. The check runs before
+                    // any delete, or, for a set known only once a capture ran, right after it
+                    // (still before the delete it concerns).
                     let refusal = refusal(set.model(), rel, link, reason);
+                    let checked = self.without_handled(children, link);
+                    let after_capture = checked.depends_on_capture();
                     let guard = Step::Guard {
-                        set: self.without_deleted(children, link.child),
+                        set: checked,
                         refusal,
                     };
-                    self.plan.steps.insert(self.guard_at, guard);
-                    self.guard_at += 1;
+                    if after_capture {
+                        self.plan.steps.push(guard);
+                    } else {
+                        self.plan.steps.insert(self.guard_at, guard);
+                        self.guard_at += 1;
+                    }
                 } else {
                     self.plan.steps.push(Step::Nullify {
                         set: children,
@@ -1041,15 +1048,19 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// `set` without the rows of `model` this flush deletes.
-    fn without_deleted(&self, set: RowSet, model: &'static ModelMeta) -> RowSet {
+    /// `set` without the children this flush already handles in memory: deleted, or moved
+    /// (their key through `link` is rewritten) — a D6 check must not count them.
+    fn without_handled(&self, set: RowSet, link: Link) -> RowSet {
+        let model = link.child;
         let [pk] = model.primary_key else { return set };
         let values: Vec<Value> = self
-            .deleted
+            .arena
             .iter()
-            .map(|id| self.arena.entry(*id))
-            .filter(|e| e.state == ObjectState::Persistent && e.meta().same(model))
-            .map(|e| e.stored(*pk))
+            .filter(|(_, e)| e.state == ObjectState::Persistent && e.meta().same(model))
+            .filter(|(id, _)| {
+                self.deleted.contains(id) || self.synced(*id, link.fk_column).is_some()
+            })
+            .map(|(_, e)| e.stored(*pk))
             .collect();
         if values.is_empty() {
             return set;

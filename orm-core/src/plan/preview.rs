@@ -44,7 +44,7 @@ pub struct Preview {
     pub statements: Vec<PlannedStatement>,
     /// Totals per table, in the order tables first appear.
     pub tables: Vec<TableEffect>,
-    /// Why running this flush would fail before any write (D6), if it would.
+    /// Why running this flush would be refused (D6), if it would.
     pub refusals: Vec<String>,
 }
 
@@ -145,7 +145,7 @@ impl fmt::Display for Preview {
             writeln!(f, "{subject} {}", effects.join(", "))?;
         }
         for refusal in &self.refusals {
-            writeln!(f, "  it would be refused before any write: {refusal}")?;
+            writeln!(f, "  it would be refused, with nothing applied: {refusal}")?;
         }
         for (i, s) in self.statements.iter().enumerate() {
             writeln!(

@@ -120,6 +120,17 @@ impl RowSet {
         }
     }
 
+    /// Whether the set is known only once a `Capture` step has run.
+    pub(crate) fn depends_on_capture(&self) -> bool {
+        match self {
+            RowSet::Captured { .. } => true,
+            RowSet::Keys { .. } | RowSet::Filter { .. } => false,
+            RowSet::Referencing { parent, .. } => parent.depends_on_capture(),
+            RowSet::Subtree { roots, .. } => roots.depends_on_capture(),
+            RowSet::Except { set, .. } => set.depends_on_capture(),
+        }
+    }
+
     /// Replaces captured sets by the key lists the flush read for them.
     pub(crate) fn resolve(&self, captures: &[Vec<Value>]) -> RowSet {
         self.map_leaf(&|leaf| match leaf {

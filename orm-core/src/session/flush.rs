@@ -662,20 +662,11 @@ impl Session {
         }
     }
 
-    /// Makes every loaded relationship agree with the foreign keys (after an expunge).
-    pub(crate) fn reconcile_collections(&mut self) {
-        self.reconcile(None);
-    }
-
     /// Makes the loaded relationships a flush could have changed agree with the foreign keys;
-    /// the others only record that they are in step (their `original` becomes what they hold).
+    /// the others only record that they are in step with the database.
     fn reconcile_changed(&mut self, changes: &Changes) {
-        self.reconcile(Some(changes));
-    }
-
-    fn reconcile(&mut self, changes: Option<&Changes>) {
         let live: Vec<ObjId> = self.arena.live_ids();
-        let mut index: HashMap<(&'static str, usize), HashMap<Value, Vec<ObjId>>> =
+        let mut index: HashMap<(&'static str, &'static str, usize), HashMap<Value, Vec<ObjId>>> =
             HashMap::default();
         let mut links: HashMap<(&'static str, &'static str, usize), Option<Resolved>> =
             HashMap::default();
@@ -691,7 +682,7 @@ impl Session {
                 let Some(resolved) = resolved else {
                     continue;
                 };
-                if changes.is_some_and(|c| !c.affects(id, resolved)) {
+                if !changes.affects(id, resolved) {
                     self.settle_slot(id, rel_index, resolved);
                     continue;
                 }
@@ -727,7 +718,7 @@ impl Session {
         rel_index: usize,
         resolved: Resolved,
         live: &[ObjId],
-        index: &mut HashMap<(&'static str, usize), HashMap<Value, Vec<ObjId>>>,
+        index: &mut HashMap<(&'static str, &'static str, usize), HashMap<Value, Vec<ObjId>>>,
     ) -> Vec<ObjId> {
         let entry = self.arena.entry(owner);
         let current: Vec<ObjId> = entry
@@ -740,7 +731,7 @@ impl Session {
             Resolved::Children(link) => {
                 let key = entry.obj.column_value(link.parent_column);
                 let by_fk = index
-                    .entry((link.child.table, link.fk_column))
+                    .entry((link.child.table, link.child.name, link.fk_column))
                     .or_insert_with(|| {
                         let mut map: HashMap<Value, Vec<ObjId>> = HashMap::default();
                         for &id in live {

@@ -111,7 +111,7 @@ impl Session {
             None => {
                 // Gone from the database: out of the session and out of every collection.
                 self.arena.remove(id);
-                self.reconcile_collections();
+                self.arena.drop_from_collections(id);
                 Err(Error::Unavailable {
                     model: meta.name,
                     key: format_key(&key),

@@ -341,8 +341,8 @@ impl Session {
         let id = self.check(handle)?;
         for id in self.cascade_closure(id, crate::meta::Cascade::EXPUNGE) {
             self.arena.remove(id);
+            self.arena.drop_from_collections(id);
         }
-        self.reconcile_collections();
         Ok(())
     }
 

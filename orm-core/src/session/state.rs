@@ -163,6 +163,18 @@ impl Arena {
         }
     }
 
+    /// Takes an object that left the session out of every relationship holding it, and nothing
+    /// else: other unflushed changes of those relationships stay as they are.
+    pub(crate) fn drop_from_collections(&mut self, gone: ObjId) {
+        for entry in self.entries.iter_mut().flatten() {
+            for index in 0..entry.meta().relationships.len() {
+                let slot = entry.obj.relation_mut(index);
+                slot.members
+                    .retain(|m| !matches!(m, crate::model::Member::Held(id) if *id == gone));
+            }
+        }
+    }
+
     /// Removes an object from the session entirely (expunge, rollback of an add, commit of a delete).
     pub(crate) fn remove(&mut self, id: ObjId) -> Option<Entry> {
         if self.get(id).is_some() {

@@ -11,15 +11,22 @@ fn user(name: &str) -> User {
     User::new(name, name, name)
 }
 
+/// A new user holding new addresses with these emails.
+fn user_with(name: &str, emails: &[&str]) -> User {
+    let mut u = user(name);
+    for email in emails {
+        u.addresses.push(Address::new(email));
+    }
+    u
+}
+
 /// A child that is expired (every object is, after a commit) and moved to another parent's
 /// collection gets its foreign key written.
 #[tokio::test]
 async fn moving_an_expired_child_writes_its_key() -> Result<()> {
     let db = db().await?;
     let mut s = db.session();
-    let mut first = user("u1");
-    first.addresses.push(Address::new("a@x"));
-    let (u1, u2) = (s.add(first)?, s.add(user("u2"))?);
+    let (u1, u2) = (s.add(user_with("u1", &["a@x"]))?, s.add(user("u2"))?);
     s.commit().await?;
     let a = s.related(u1, User::ADDRESSES).await?[0];
     s.commit().await?; // `a` is expired now
@@ -67,9 +74,7 @@ async fn given_and_generated_keys_in_one_flush() -> Result<()> {
         id: Some(100),
         ..user("given")
     })?;
-    let mut new = user("new");
-    new.addresses.push(Address::new("new@x"));
-    let new = s.add(new)?;
+    let new = s.add(user_with("new", &["new@x"]))?;
     s.commit().await?;
     assert_eq!(s.read(given).await?.id, Some(100));
     let new_id = s.read(new).await?.id;
@@ -349,10 +354,7 @@ async fn comparing_with_none_tests_for_null() -> Result<()> {
 async fn preloading_keeps_unflushed_collection_changes() -> Result<()> {
     let db = db().await?;
     let mut s = db.session();
-    let mut u = user("u");
-    u.addresses.push(Address::new("a@x"));
-    u.addresses.push(Address::new("b@x"));
-    let u = s.add(u)?;
+    let u = s.add(user_with("u", &["a@x", "b@x"]))?;
     s.commit().await?;
     s.set_autoflush(false);
     let first = s.related(u, User::ADDRESSES).await?[0];
@@ -373,9 +375,7 @@ async fn preloading_parents_is_one_select() -> Result<()> {
     let db = db().await?;
     let mut s = db.session();
     for name in ["a", "b", "c"] {
-        let mut u = user(name);
-        u.addresses.push(Address::new(&format!("{name}@x")));
-        s.add(u)?;
+        s.add(user_with(name, &[&format!("{name}@x")]))?;
     }
     s.commit().await?;
     let mut fresh = db.session();
@@ -495,9 +495,7 @@ async fn rows_the_database_cascades_still_get_their_dependents_handled() -> Resu
 async fn a_bulk_delete_reaches_loaded_children_of_rows_not_loaded() -> Result<()> {
     let db = db().await?;
     let mut s = db.session();
-    let mut u = user("u");
-    u.addresses.push(Address::new("a@x"));
-    s.add(u)?;
+    s.add(user_with("u", &["a@x"]))?;
     s.commit().await?;
     let mut fresh = db.session();
     let address = fresh.query::<Address>().one().await?;
@@ -655,8 +653,7 @@ async fn a_required_key_below_a_captured_set_is_refused() -> Result<()> {
 async fn a_row_gone_on_reload_keeps_other_unflushed_moves() -> Result<()> {
     let db = db().await?;
     let mut s = db.session();
-    let mut first = user("u1");
-    first.addresses.push(Address::new("a@x"));
+    let first = user_with("u1", &["a@x"]);
     let (u1, u2, gone) = (s.add(first)?, s.add(user("u2"))?, s.add(user("g"))?);
     s.commit().await?;
     let gone_id = s.read(gone).await?.id.expect("stored");

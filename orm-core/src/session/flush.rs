@@ -388,17 +388,13 @@ impl Session {
         columns: &[usize],
         out: &mut Vec<Value>,
     ) {
-        let entry = self.arena.entry(id);
-        let synced = plan.sync.get(&id);
         for &column in columns {
-            let value = match synced.and_then(|list| list.iter().find(|(c, _)| *c == column)) {
-                _ if !plan.deferred.is_empty() && plan.deferred.contains(&(id, column)) => {
-                    Value::Null
-                }
-                Some((_, src)) => self.resolve(src, generated),
-                None => entry.obj.column_value(column),
-            };
-            out.push(value);
+            let deferred = !plan.deferred.is_empty() && plan.deferred.contains(&(id, column));
+            out.push(if deferred {
+                Value::Null // written by an UPDATE after the inserts
+            } else {
+                self.value_for(plan, generated, id, column)
+            });
         }
     }
 

@@ -238,3 +238,15 @@ pub(crate) fn partner_of(
             .find(|r| r.back_populates == Some(rel.field) && (r.target)().same(owner)),
     }
 }
+
+/// Whether a row of `link.child` that loses its parent through `link` is an orphan: some
+/// one-to-many of the parent model over this same foreign key has `delete-orphan` (an object is
+/// an orphan when it lacks a parent in any delete-orphan relationship that owns it, whichever
+/// side of the pair was changed; docs/src/relationships.md, "Who is a row's parent").
+pub(crate) fn orphaned_without_parent(link: Link) -> bool {
+    link.parent.relationships.iter().any(|rel| {
+        rel.cascade.contains(crate::meta::Cascade::DELETE_ORPHAN)
+            && matches!(resolve(link.parent, rel), Ok(Resolved::Children(owned))
+                if owned.child.same(link.child) && owned.fk_column == link.fk_column)
+    })
+}

@@ -19,6 +19,7 @@ pub(crate) fn plan_flush(arena: &Arena, unloaded_roots: Vec<RowSet>) -> Result<P
     let mut planner = Planner::new(arena);
     planner.sync_relationships()?;
     planner.resolve_removals()?;
+    planner.find_orphans();
     planner.find_pending_orphans()?;
     planner.close_deletes(&unloaded_roots)?;
     planner.plan_early_updates();
@@ -59,6 +60,9 @@ struct Planner<'a> {
     /// Association rows of objects deleted through a many-to-many `delete` cascade.
     assoc_cleanups: Vec<(Link, ObjId)>,
     removals: Vec<Removal>,
+    /// Stored rows a relationship change left without a parent through a link: orphans if a
+    /// `delete-orphan` relationship owns that link and nothing attached them since.
+    lost_parent: Vec<(ObjId, Link)>,
     /// Explicit delete roots (marked, orphans, M2O / M2M delete cascades).
     roots: Vec<ObjId>,
     deleted: HashSet<ObjId>,
@@ -83,6 +87,7 @@ impl<'a> Planner<'a> {
             unloaded_parents: Vec::new(),
             assoc_cleanups: Vec::new(),
             removals: Vec::new(),
+            lost_parent: Vec::new(),
             roots: Vec::new(),
             deleted: HashSet::default(),
             covered: HashSet::default(),
@@ -132,8 +137,12 @@ impl<'a> Planner<'a> {
             .map(|(_, s)| s)
     }
 
-    /// The parent a column will reference after this flush's in-memory changes.
-    fn effective_ref(&self, id: ObjId, column: usize) -> Option<ParentRef> {
+    /// Who the row's parent is now, through foreign key `column`: THE answer every decision of
+    /// the planner uses (moves, orphans, delete cascades in both directions). The reference the
+    /// user set through a relationship, on either side of the pair (`plan.sync`, filled by
+    /// `sync_relationships` and `resolve_removals`), wins over the column's value, which only
+    /// speaks where no relationship changed (as loaded, or as written with `Session::write`).
+    fn current_parent(&self, id: ObjId, column: usize) -> Option<ParentRef> {
         let src = self
             .synced(id, column)
             .cloned()
@@ -143,6 +152,15 @@ impl<'a> Planner<'a> {
             KeySrc::Value(v) => Some(ParentRef::Key(v)),
             KeySrc::KeyOf { object, .. } => Some(ParentRef::Pending(object)),
         }
+    }
+
+    /// The parent the database holds for a stored row through `link` (what a set-based statement
+    /// over that parent's children reaches), `None` for a pending object or a NULL key.
+    fn stored_parent(&self, id: ObjId, link: Link) -> Option<ParentRef> {
+        let entry = self.arena.entry(id);
+        let value = entry.stored(link.fk_column);
+        (entry.state == ObjectState::Persistent && !value.is_null())
+            .then_some(ParentRef::Key(value))
     }
 
     fn parent_ref(&self, id: ObjId, column: usize) -> ParentRef {
@@ -215,6 +233,9 @@ impl<'a> Planner<'a> {
                         Some(&target) => self.source(target, link.parent_column),
                         None => KeySrc::Value(Value::Null),
                     };
+                    if held.is_empty() && !owner_pending {
+                        self.lost_parent.push((owner, link));
+                    }
                     self.set_sync(owner, link.fk_column, src);
                 }
             }
@@ -306,24 +327,27 @@ impl<'a> Planner<'a> {
                 Resolved::Children(link) => {
                     let owner_ref = self.parent_ref(removal.owner, link.parent_column);
                     let moved = self
-                        .effective_ref(removal.member, link.fk_column)
+                        .current_parent(removal.member, link.fk_column)
                         .is_some_and(|r| r != owner_ref)
                         || self.held_elsewhere(removal);
                     if moved {
                         continue;
                     }
-                    if orphan_delete {
-                        self.roots.push(removal.member);
-                    } else if let Some(reason) = link.null_refusal() {
+                    // An orphan is deleted (`find_orphans`); only a child that stays needs a
+                    // key the database accepts as NULL.
+                    if let Some(reason) = link
+                        .null_refusal()
+                        .filter(|_| !schema::orphaned_without_parent(link))
+                    {
                         let owner = self.arena.entry(removal.owner).meta();
                         let when = format!(
                             "removing a `{}` from `{}::{}`",
                             link.child.name, owner.name, removal.rel.field
                         );
                         return Err(refusal(owner, removal.rel, link, reason).error_when(when));
-                    } else {
-                        self.set_sync(removal.member, link.fk_column, KeySrc::Value(Value::Null));
                     }
+                    self.set_sync(removal.member, link.fk_column, KeySrc::Value(Value::Null));
+                    self.lost_parent.push((removal.member, link));
                 }
                 Resolved::Parent(_) | Resolved::Association { .. } => {
                     if orphan_delete && !self.held_elsewhere(removal) {
@@ -334,6 +358,21 @@ impl<'a> Planner<'a> {
         }
         self.removals = removals;
         Ok(())
+    }
+
+    /// A stored row that lost its parent through a link owned by a `delete-orphan` relationship
+    /// (removed from the parent's collection, or its own reference set to None, whichever side
+    /// is loaded) and has none now is deleted (SEMANTICS §5).
+    fn find_orphans(&mut self) {
+        for (id, link) in std::mem::take(&mut self.lost_parent) {
+            let live = self.arena.get(id).is_some_and(|e| e.is_live());
+            if live
+                && self.current_parent(id, link.fk_column).is_none()
+                && schema::orphaned_without_parent(link)
+            {
+                self.roots.push(id);
+            }
+        }
     }
 
     /// A new object that BECAME an orphan (removed from a delete-orphan relationship, and not
@@ -349,19 +388,29 @@ impl<'a> Planner<'a> {
                 .arena
                 .get(id)
                 .is_some_and(|e| e.state == ObjectState::Pending);
-            if pending && !self.held_any.contains(&id) && !self.has_parent_key(id) {
+            if pending && !self.held_any.contains(&id) && !self.has_parent_reference(id)? {
                 self.roots.push(id);
             }
         }
         Ok(())
     }
 
-    /// Whether any many-to-one key of the object (after in-memory changes) references a row.
-    fn has_parent_key(&self, id: ObjId) -> bool {
+    /// Whether one of the object's own references (a many-to-one) holds a parent. A key value it
+    /// was built with does not count: removing it from its parent's collection was said later.
+    fn has_parent_reference(&mut self, id: ObjId) -> Result<bool> {
         let meta = self.arena.entry(id).meta();
-        meta.foreign_keys
-            .iter()
-            .any(|fk| self.effective_ref(id, fk.column).is_some())
+        for index in 0..meta.relationships.len() {
+            if let Resolved::Parent(_) = self.resolve(meta, index)? {
+                let slot = self.arena.entry(id).obj.relation(index);
+                if slot
+                    .held()
+                    .any(|m| self.arena.get(m).is_some_and(|e| e.is_live()))
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     // ---- deletes: in-memory closure ----
@@ -421,32 +470,33 @@ impl<'a> Planner<'a> {
                     if self.deleted.contains(&child) {
                         continue;
                     }
-                    let parent = self.arena.entry(id).meta();
-                    self.child_fate(parent, rel, link, child, delete, work)?;
+                    self.child_fate(rel, link, child, &parent, delete, work)?;
                 }
             }
             Resolved::Parent(link) if delete => {
-                let slot = self
-                    .arena
-                    .entry(id)
-                    .obj
-                    .relation(owner_rel_index(self.arena, id, rel));
-                let value = self.arena.entry(id).obj.column_value(link.fk_column);
-                let target = slot
-                    .held()
-                    .find(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
-                    .or_else(|| self.arena.lookup(link.parent, std::slice::from_ref(&value)));
+                // The parent the row has now, not the key it was loaded with (D7).
+                let target = match self.current_parent(id, link.fk_column) {
+                    None => return Ok(()),
+                    Some(ParentRef::Pending(target)) => Ok(target),
+                    Some(ParentRef::Key(value)) => {
+                        match self.arena.lookup(link.parent, std::slice::from_ref(&value)) {
+                            // Already deleted by an earlier flush of this transaction.
+                            Some(t) if !self.arena.entry(t).is_live() => return Ok(()),
+                            Some(t) => Ok(t),
+                            None => Err(value),
+                        }
+                    }
+                };
                 match target {
-                    Some(target) => {
+                    Ok(target) => {
                         self.roots.push(target);
                         work.push(target);
                     }
-                    None if !value.is_null() => self.unloaded_parents.push(RowSet::Keys {
+                    Err(value) => self.unloaded_parents.push(RowSet::Keys {
                         model: link.parent,
                         column: link.parent_column,
                         values: vec![value],
                     }),
-                    None => {}
                 }
             }
             Resolved::Association {
@@ -494,9 +544,10 @@ impl<'a> Planner<'a> {
             }
             let delete = rel.cascade.contains(Cascade::DELETE);
             for value in values {
-                for child in self.children_of(link, &ParentRef::Key(value.clone())) {
+                let parent = ParentRef::Key(value.clone());
+                for child in self.children_of(link, &parent) {
                     if !self.deleted.contains(&child) {
-                        self.child_fate(model, rel, link, child, delete, work)?;
+                        self.child_fate(rel, link, child, &parent, delete, work)?;
                     }
                 }
             }
@@ -506,21 +557,27 @@ impl<'a> Planner<'a> {
 
     fn child_fate(
         &mut self,
-        parent: &'static ModelMeta,
         rel: &'static RelationshipMeta,
         link: Link,
         child: ObjId,
+        parent_ref: &ParentRef,
         delete: bool,
         work: &mut Vec<ObjId>,
     ) -> Result<()> {
         let on_delete = link.on_delete();
         if delete || on_delete == OnDelete::Cascade {
-            self.covered.insert(child);
+            // The statement over the parent's children reaches the rows the database holds as
+            // its children; a child attached to it only in memory is deleted by its own key.
+            if self.stored_parent(child, link).as_ref() == Some(parent_ref) {
+                self.covered.insert(child);
+            } else {
+                self.roots.push(child);
+            }
             work.push(child);
         } else if on_delete == OnDelete::SetNull || self.is_pending(child) {
             self.record_null(child, link);
         } else if let Some(reason) = link.null_refusal() {
-            return Err(refusal(parent, rel, link, reason).error());
+            return Err(refusal(link.parent, rel, link, reason).error());
         } else {
             self.record_null(child, link);
         }
@@ -547,7 +604,7 @@ impl<'a> Planner<'a> {
                 .map(|(id, _)| id)
                 .collect();
             for id in members {
-                if let Some(r) = self.effective_ref(id, link.fk_column) {
+                if let Some(r) = self.current_parent(id, link.fk_column) {
                     index.entry(r).or_default().push(id);
                 }
             }
@@ -806,17 +863,59 @@ impl<'a> Planner<'a> {
             let rel = &model.relationships[index];
             match self.resolve(model, index)? {
                 Resolved::Parent(link) if rel.cascade.contains(Cascade::DELETE) => {
-                    parents.push(self.capture(
-                        set,
-                        link.fk_column,
-                        link.parent,
-                        link.parent_column,
-                    ));
+                    if let Some(rows) = self.undecided_rows(set) {
+                        parents.push(self.capture(
+                            &rows,
+                            link.fk_column,
+                            link.parent,
+                            link.parent_column,
+                        ));
+                    }
                 }
                 resolved => self.dependents(set, rel, resolved, path)?,
             }
         }
         Ok(parents)
+    }
+
+    /// The rows of `set` whose many-to-one `delete` cascades were not decided in memory. Every
+    /// object this flush deletes had them decided from its current reference (`cascade_from`);
+    /// reading its stored key again would follow a reference the user changed (D7). `None`: no
+    /// row is left to read. (A composite key cannot be excluded: such rows are read as stored.)
+    fn undecided_rows(&self, set: &RowSet) -> Option<RowSet> {
+        let model = set.model();
+        let [pk] = model.primary_key else {
+            return Some(set.clone());
+        };
+        let decided: HashSet<Value> = self
+            .deleted
+            .iter()
+            .map(|id| self.arena.entry(*id))
+            .filter(|e| e.state == ObjectState::Persistent && e.meta().same(model))
+            .map(|e| e.stored(*pk))
+            .collect();
+        if decided.is_empty() {
+            return Some(set.clone());
+        }
+        if let RowSet::Keys { column, values, .. } = set {
+            if column == pk {
+                let rest: Vec<Value> = values
+                    .iter()
+                    .filter(|v| !decided.contains(v))
+                    .cloned()
+                    .collect();
+                return (!rest.is_empty()).then(|| RowSet::Keys {
+                    model,
+                    column: *pk,
+                    values: rest,
+                });
+            }
+        }
+        Some(RowSet::Except {
+            set: Box::new(set.clone()),
+            column: *pk,
+            values: decided.into_iter().collect(),
+        })
     }
 
     /// Rows the database deletes by its own `ON DELETE CASCADE`: the ORM issues no DELETE for
@@ -1083,7 +1182,13 @@ impl<'a> Planner<'a> {
             .arena
             .iter()
             .filter(|(_, e)| e.state == ObjectState::Persistent && e.meta().same(link.child))
-            .filter(|(_, e)| parents.contains(&e.obj.column_value(link.fk_column)))
+            // Stored as a child of a deleted parent and still its child now (one moved away in
+            // memory is not; one attached only in memory is deleted by its own key).
+            .filter(|(id, e)| {
+                let stored = e.stored(link.fk_column);
+                parents.contains(&stored)
+                    && self.current_parent(*id, link.fk_column) == Some(ParentRef::Key(stored))
+            })
             .filter_map(|(_, e)| e.key())
             .collect();
         key_set(link.child, keys)
@@ -1198,10 +1303,12 @@ impl<'a> Planner<'a> {
         let mut remaining = objects;
         while !remaining.is_empty() {
             let (ready, blocked): (Vec<ObjId>, Vec<ObjId>) = remaining.iter().partition(|id| {
-                self_fks.iter().all(|&c| match self.effective_ref(**id, c) {
-                    Some(ParentRef::Pending(p)) => done.contains(&p) || p == **id,
-                    _ => true,
-                })
+                self_fks
+                    .iter()
+                    .all(|&c| match self.current_parent(**id, c) {
+                        Some(ParentRef::Pending(p)) => done.contains(&p) || p == **id,
+                        _ => true,
+                    })
             });
             // A cycle among pending rows cannot be ordered; insert the rest and let the database judge.
             let ready = if ready.is_empty() {

@@ -223,6 +223,23 @@ impl Session {
         }
     }
 
+    /// A new object whose many-to-one reference was taken away is an orphan at flush, unless
+    /// attached again by then, when a `delete-orphan` one-to-many of the parent owns that link.
+    fn note_parent_lost(
+        &mut self,
+        model: &'static ModelMeta,
+        rel: &'static RelationshipMeta,
+        id: ObjId,
+    ) -> Result<()> {
+        let pending = self.arena.entry(id).state == ObjectState::Pending;
+        if let (true, Resolved::Parent(link)) = (pending, schema::resolve(model, rel)?) {
+            if schema::orphaned_without_parent(link) {
+                self.arena.detached_new.insert(id);
+            }
+        }
+        Ok(())
+    }
+
     /// Sets a many-to-one or one-to-one reference (`None` detaches). With `delete-orphan`, the
     /// object it referred to is deleted at flush unless attached elsewhere by then.
     pub async fn set<M: Model, R: Scalar>(
@@ -256,6 +273,7 @@ impl Session {
         if let Some(old) = old {
             self.link_partner(rel.meta(), owner_id, old, false);
             self.note_detached(rel.meta(), old);
+            self.note_parent_lost(M::META, rel.meta(), owner_id)?;
         }
         let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
         slot.before_change();

@@ -1,0 +1,420 @@
+//! Issue 7: the flush decides every cascade from the references the user set, not from a foreign
+//! key column held in memory or from what happens to be loaded. One regression test per case of
+//! the issue; each passes only with the fix (see docs/src/relationships.md, "Who is a row's
+//! parent").
+
+mod cascade_support;
+
+use orm_core::prelude::*;
+use orm_core::Value;
+use orm_tests::models::{Address, User};
+
+async fn user_and_loose_address(t: &cascade_support::TestDb) {
+    t.exec("INSERT INTO users (id, name, fullname) VALUES (1, 'u', 'U')")
+        .await;
+    t.exec("INSERT INTO addresses (id, email_address, user_id) VALUES (5, 'a5', NULL)")
+        .await;
+}
+
+// Case 1: an address appended to a user and deleted with it, although its key change was never
+// written. Every order of `append` / `delete`, with autoflush on and off.
+
+async fn appended_child_is_deleted_with_its_parent(append_first: bool, autoflush: bool) {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    user_and_loose_address(&t).await;
+    let mut s = t.db.session();
+    s.set_autoflush(autoflush);
+    let u1 = s.get::<User>(1).await.unwrap().expect("user 1");
+    let a5 = s.get::<Address>(5).await.unwrap().expect("address 5");
+    if append_first {
+        s.append(u1, User::ADDRESSES, a5).await.unwrap();
+        s.delete(u1).unwrap();
+    } else {
+        s.delete(u1).unwrap();
+        s.append(u1, User::ADDRESSES, a5).await.unwrap();
+    }
+    s.commit().await.unwrap();
+    assert_eq!(t.count("addresses").await, 0, "a5 is deleted with its user");
+    assert_eq!(t.count("users").await, 0);
+    assert_eq!(s.state(a5), ObjectState::Detached);
+    assert_eq!(s.state(u1), ObjectState::Detached);
+    t.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn appended_child_is_deleted_with_its_parent_append_then_delete() {
+    appended_child_is_deleted_with_its_parent(true, true).await;
+}
+
+#[tokio::test]
+async fn appended_child_is_deleted_with_its_parent_delete_then_append() {
+    appended_child_is_deleted_with_its_parent(false, true).await;
+}
+
+#[tokio::test]
+async fn appended_child_is_deleted_with_its_parent_without_autoflush() {
+    appended_child_is_deleted_with_its_parent(true, false).await;
+    appended_child_is_deleted_with_its_parent(false, false).await;
+}
+
+/// A child appended to a parent that is deleted, then moved on before the flush, survives (D7):
+/// the last reference the user set wins.
+#[tokio::test]
+async fn appended_then_moved_child_survives_the_parent_delete() -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    user_and_loose_address(&t).await;
+    t.exec("INSERT INTO users (id, name, fullname) VALUES (2, 'v', 'V')")
+        .await;
+    let mut s = t.db.session();
+    let u1 = s.get::<User>(1).await?.expect("user 1");
+    let u2 = s.get::<User>(2).await?.expect("user 2");
+    let a5 = s.get::<Address>(5).await?.expect("address 5");
+    s.append(u1, User::ADDRESSES, a5).await?;
+    s.delete(u1)?;
+    s.set(a5, Address::USER, Some(u2)).await?;
+    s.commit().await?;
+    assert_eq!(
+        t.rows("SELECT id, user_id FROM addresses").await,
+        vec![vec![Value::Integer(5), Value::Integer(2)]]
+    );
+    assert_eq!(s.state(a5), ObjectState::Persistent);
+    Ok(())
+}
+
+// Case 2: a many-to-one `delete` cascade follows the reference the user set, not the key the row
+// had when it was loaded.
+
+#[derive(Model, Debug)]
+#[model(table = "cp_t3")]
+pub struct T3 {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_t2")]
+pub struct T2 {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cp_t3.id")]
+    pub t3_id: Option<i64>,
+    #[relationship(cascade = "all", single_parent = true)]
+    pub t3: BelongsTo<T3>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_t1")]
+pub struct T1 {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cp_t2.id")]
+    pub t2_id: Option<i64>,
+    #[relationship(cascade = "all", single_parent = true)]
+    pub t2: BelongsTo<T2>,
+}
+
+async fn chain(t: &cascade_support::TestDb) {
+    t.exec("INSERT INTO cp_t3 (id) VALUES (3)").await;
+    t.exec("INSERT INTO cp_t2 (id, t3_id) VALUES (2, 3)").await;
+    t.exec("INSERT INTO cp_t1 (id, t2_id) VALUES (1, 2)").await;
+}
+
+async fn count_all(t: &cascade_support::TestDb) -> [i64; 3] {
+    [
+        t.count("cp_t1").await,
+        t.count("cp_t2").await,
+        t.count("cp_t3").await,
+    ]
+}
+
+#[tokio::test]
+async fn many_to_one_delete_follows_the_reference_set_to_none() -> Result<()> {
+    let t = cascade_support::memory(&[T1::META, T2::META, T3::META]).await;
+    chain(&t).await;
+    let mut s = t.db.session();
+    let x = s.get::<T1>(1).await?.expect("t1");
+    s.set(x, T1::T2, None).await?;
+    s.delete(x)?;
+    let preview = s.preview().await?;
+    let deletes: Vec<&str> = preview
+        .statements
+        .iter()
+        .filter(|st| st.action == "delete")
+        .map(|st| st.table)
+        .collect();
+    assert_eq!(deletes, vec!["cp_t1"], "{preview:#?}");
+    let before = t.statements();
+    s.commit().await?;
+    // BEGIN, DELETE FROM cp_t1, COMMIT: no statement for the old parent.
+    assert_eq!(t.statements() - before, 3);
+    assert_eq!(count_all(&t).await, [0, 1, 1], "only x is deleted");
+    Ok(())
+}
+
+#[tokio::test]
+async fn many_to_one_delete_with_a_flush_between_gives_the_same_result() -> Result<()> {
+    let t = cascade_support::memory(&[T1::META, T2::META, T3::META]).await;
+    chain(&t).await;
+    let mut s = t.db.session();
+    let x = s.get::<T1>(1).await?.expect("t1");
+    s.set(x, T1::T2, None).await?;
+    s.flush().await?;
+    s.delete(x)?;
+    s.commit().await?;
+    assert_eq!(count_all(&t).await, [0, 1, 1]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn many_to_one_delete_follows_a_reference_moved_to_another_parent() -> Result<()> {
+    let t = cascade_support::memory(&[T1::META, T2::META, T3::META]).await;
+    chain(&t).await;
+    t.exec("INSERT INTO cp_t2 (id, t3_id) VALUES (22, NULL)")
+        .await;
+    let mut s = t.db.session();
+    let x = s.get::<T1>(1).await?.expect("t1");
+    let other = s.get::<T2>(22).await?.expect("t2 22");
+    s.set(x, T1::T2, Some(other)).await?;
+    s.delete(x)?;
+    s.commit().await?;
+    assert_eq!(
+        t.ints("SELECT id FROM cp_t2").await,
+        vec![Some(2)],
+        "the parent x references now is deleted, the old one is kept"
+    );
+    assert_eq!(t.count("cp_t3").await, 1);
+    Ok(())
+}
+
+/// The many-to-one cascade of a row deleted through its parent's one-to-many (a set-based delete)
+/// also follows what the session holds for that row.
+#[derive(Model, Debug)]
+#[model(table = "cp_owners")]
+pub struct Owner {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "owner", cascade = "all")]
+    pub links: HasMany<Link>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_links")]
+pub struct Link {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cp_owners.id")]
+    pub owner_id: Option<i64>,
+    #[relationship(back_populates = "links")]
+    pub owner: BelongsTo<Owner>,
+    #[column(foreign_key = "cp_t3.id")]
+    pub t3_id: Option<i64>,
+    #[relationship(cascade = "all", single_parent = true)]
+    pub t3: BelongsTo<T3>,
+}
+
+#[tokio::test]
+async fn many_to_one_delete_below_a_set_based_delete_follows_the_session() -> Result<()> {
+    let t = cascade_support::memory(&[Owner::META, Link::META, T3::META]).await;
+    t.exec("INSERT INTO cp_t3 (id) VALUES (3), (4)").await;
+    t.exec("INSERT INTO cp_owners (id) VALUES (1)").await;
+    t.exec("INSERT INTO cp_links (id, owner_id, t3_id) VALUES (10, 1, 3), (11, 1, 4)")
+        .await;
+    let mut s = t.db.session();
+    let owner = s.get::<Owner>(1).await?.expect("owner");
+    let link = s.get::<Link>(10).await?.expect("link 10");
+    s.set(link, Link::T3, None).await?;
+    s.delete(owner)?;
+    s.commit().await?;
+    assert_eq!(t.count("cp_links").await, 0);
+    assert_eq!(
+        t.ints("SELECT id FROM cp_t3").await,
+        vec![Some(3)],
+        "link 10 no longer references t3 3; link 11 (not loaded) takes t3 4 with it"
+    );
+    Ok(())
+}
+
+// Case 3: orphaning through the many-to-one side, whether or not the parent's collection is
+// loaded.
+
+async fn orphan_through_many_to_one(load_collection: bool) {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    t.exec("INSERT INTO users (id, name, fullname) VALUES (1, 'u', 'U')")
+        .await;
+    t.exec("INSERT INTO addresses (id, email_address, user_id) VALUES (1, 'a1', 1), (2, 'a2', 1)")
+        .await;
+    let mut s = t.db.session();
+    let u1 = s.get::<User>(1).await.unwrap().expect("user");
+    let a1 = s.get::<Address>(1).await.unwrap().expect("address");
+    if load_collection {
+        s.related(u1, User::ADDRESSES).await.unwrap();
+    }
+    s.set(a1, Address::USER, None).await.unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(
+        t.ints("SELECT id FROM addresses").await,
+        vec![Some(2)],
+        "a1 is an orphan of User::addresses (delete-orphan) and is deleted"
+    );
+    assert_eq!(s.state(a1), ObjectState::Detached);
+    assert_eq!(s.related(u1, User::ADDRESSES).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn orphan_through_many_to_one_with_the_collection_not_loaded() {
+    orphan_through_many_to_one(false).await;
+}
+
+#[tokio::test]
+async fn orphan_through_many_to_one_with_the_collection_loaded() {
+    orphan_through_many_to_one(true).await;
+}
+
+/// A child whose reference is set to another parent is moved, not orphaned.
+#[tokio::test]
+async fn reference_set_to_another_parent_moves_the_child() -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    t.exec("INSERT INTO users (id, name, fullname) VALUES (1, 'u', 'U'), (2, 'v', 'V')")
+        .await;
+    t.exec("INSERT INTO addresses (id, email_address, user_id) VALUES (1, 'a1', 1)")
+        .await;
+    let mut s = t.db.session();
+    let u2 = s.get::<User>(2).await?.expect("user 2");
+    let a1 = s.get::<Address>(1).await?.expect("address");
+    s.set(a1, Address::USER, Some(u2)).await?;
+    s.commit().await?;
+    assert_eq!(
+        t.rows("SELECT id, user_id FROM addresses").await,
+        vec![vec![Value::Integer(1), Value::Integer(2)]]
+    );
+    Ok(())
+}
+
+// Case 4: a pending object removed from a delete-orphan collection is never inserted, even with a
+// NOT NULL foreign key given when it was built, and neither are its own pending children.
+
+#[derive(Model, Debug)]
+#[model(table = "cp_customers")]
+pub struct Customer {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "customer", cascade = "all, delete-orphan")]
+    pub orders: HasMany<Order>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_orders")]
+pub struct Order {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cp_customers.id")]
+    pub customer_id: i64,
+    #[relationship(back_populates = "orders")]
+    pub customer: BelongsTo<Customer>,
+    #[relationship(back_populates = "order", cascade = "all, delete-orphan")]
+    pub lines: HasMany<Line>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_lines")]
+pub struct Line {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cp_orders.id")]
+    pub order_id: Option<i64>,
+    #[relationship(back_populates = "lines")]
+    pub order: BelongsTo<Order>,
+    #[relationship(back_populates = "line", cascade = "all, delete-orphan")]
+    pub notes: HasMany<Note>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_notes")]
+pub struct Note {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "cp_lines.id")]
+    pub line_id: Option<i64>,
+    #[relationship(back_populates = "notes")]
+    pub line: BelongsTo<Line>,
+}
+
+fn order_with_a_line_and_a_note(id: i64, customer_id: i64) -> Order {
+    Order {
+        id: Some(id),
+        customer_id,
+        customer: BelongsTo::new(),
+        lines: HasMany::from([Line {
+            id: None,
+            order_id: None,
+            order: BelongsTo::new(),
+            notes: HasMany::from([Note {
+                id: None,
+                line_id: None,
+                line: BelongsTo::new(),
+            }]),
+        }]),
+    }
+}
+
+const ORDER_TABLES: [&str; 3] = ["cp_orders", "cp_lines", "cp_notes"];
+
+async fn order_rows(t: &cascade_support::TestDb) -> Vec<i64> {
+    let mut out = Vec::new();
+    for table in ORDER_TABLES {
+        out.push(t.count(table).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn pending_orphan_with_a_not_null_key_is_not_inserted() -> Result<()> {
+    let t = cascade_support::memory(&[Customer::META, Order::META, Line::META, Note::META]).await;
+    t.exec("INSERT INTO cp_customers (id) VALUES (1)").await;
+    let mut s = t.db.session();
+    let u = s.get::<Customer>(1).await?.expect("customer");
+    let o = s.add(order_with_a_line_and_a_note(1, 1))?;
+    s.append(u, Customer::ORDERS, o).await?;
+    s.remove(u, Customer::ORDERS, o).await?;
+    s.commit().await?;
+    assert_eq!(order_rows(&t).await, vec![0, 0, 0]);
+    assert_eq!(s.state(o), ObjectState::Detached);
+    Ok(())
+}
+
+#[tokio::test]
+async fn pending_object_removed_and_appended_elsewhere_is_inserted_there() -> Result<()> {
+    let t = cascade_support::memory(&[Customer::META, Order::META, Line::META, Note::META]).await;
+    t.exec("INSERT INTO cp_customers (id) VALUES (1), (2)")
+        .await;
+    let mut s = t.db.session();
+    let u = s.get::<Customer>(1).await?.expect("customer 1");
+    let v = s.get::<Customer>(2).await?.expect("customer 2");
+    let o = s.add(order_with_a_line_and_a_note(1, 1))?;
+    s.append(u, Customer::ORDERS, o).await?;
+    s.remove(u, Customer::ORDERS, o).await?;
+    s.append(v, Customer::ORDERS, o).await?;
+    s.commit().await?;
+    assert_eq!(order_rows(&t).await, vec![1, 1, 1]);
+    assert_eq!(
+        t.ints("SELECT customer_id FROM cp_orders").await,
+        vec![Some(2)]
+    );
+    Ok(())
+}
+
+/// A pending child whose reference is set to None is an orphan of the parent's delete-orphan
+/// collection too.
+#[tokio::test]
+async fn pending_child_detached_through_its_reference_is_not_inserted() -> Result<()> {
+    let t = cascade_support::memory(&[Customer::META, Order::META, Line::META, Note::META]).await;
+    t.exec("INSERT INTO cp_customers (id) VALUES (1)").await;
+    let mut s = t.db.session();
+    let u = s.get::<Customer>(1).await?.expect("customer");
+    let o = s.add(order_with_a_line_and_a_note(1, 1))?;
+    s.append(u, Customer::ORDERS, o).await?;
+    s.set(o, Order::CUSTOMER, None).await?;
+    s.commit().await?;
+    assert_eq!(order_rows(&t).await, vec![0, 0, 0]);
+    Ok(())
+}

@@ -188,6 +188,17 @@ pub struct RelSlot {
     pub(crate) original: Option<Vec<ObjId>>,
     /// Builds the target model from a row, so that relationships load without knowing its type.
     pub(crate) build: Build,
+    /// Which session object's relationship this slot is, set when the object enters a session.
+    /// A slot whose stamp is not its owner's was assigned by the user (`u.orders = ...`).
+    pub(crate) stamp: Option<SlotStamp>,
+}
+
+/// The identity of a relationship slot inside a session: (session arena, owner, field index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotStamp {
+    pub(crate) arena: u64,
+    pub(crate) owner: ObjId,
+    pub(crate) index: usize,
 }
 
 impl fmt::Debug for RelSlot {
@@ -251,7 +262,7 @@ macro_rules! relationship_type {
 
         impl<T: Model> Default for $name<T> {
             fn default() -> Self {
-                let slot = RelSlot { loaded: false, members: Vec::new(), original: None, build: build::<T> };
+                let slot = RelSlot { loaded: false, members: Vec::new(), original: None, build: build::<T>, stamp: None };
                 $name { slot, _target: PhantomData }
             }
         }

@@ -19,42 +19,49 @@ async fn user_and_loose_address(t: &cascade_support::TestDb) {
 // Case 1: an address appended to a user and deleted with it, although its key change was never
 // written. Every order of `append` / `delete`, with autoflush on and off.
 
-async fn appended_child_is_deleted_with_its_parent(append_first: bool, autoflush: bool) {
+async fn appended_child_is_deleted_with_its_parent(
+    append_first: bool,
+    autoflush: bool,
+) -> Result<()> {
     let t = cascade_support::memory(&[User::META, Address::META]).await;
     user_and_loose_address(&t).await;
     let mut s = t.db.session();
     s.set_autoflush(autoflush);
-    let u1 = s.get::<User>(1).await.unwrap().expect("user 1");
-    let a5 = s.get::<Address>(5).await.unwrap().expect("address 5");
+    let u1 = s.get::<User>(1).await?.expect("user 1");
+    let a5 = s.get::<Address>(5).await?.expect("address 5");
     if append_first {
-        s.append(u1, User::ADDRESSES, a5).await.unwrap();
-        s.delete(u1).unwrap();
+        s.append(u1, User::ADDRESSES, a5).await?;
+        s.delete(u1)?;
     } else {
-        s.delete(u1).unwrap();
-        s.append(u1, User::ADDRESSES, a5).await.unwrap();
+        s.delete(u1)?;
+        s.append(u1, User::ADDRESSES, a5).await?;
     }
-    s.commit().await.unwrap();
+    s.commit().await?;
     assert_eq!(t.count("addresses").await, 0, "a5 is deleted with its user");
     assert_eq!(t.count("users").await, 0);
     assert_eq!(s.state(a5), ObjectState::Detached);
     assert_eq!(s.state(u1), ObjectState::Detached);
     t.assert_consistent().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn appended_child_is_deleted_with_its_parent_append_then_delete() {
-    appended_child_is_deleted_with_its_parent(true, true).await;
+async fn appended_child_is_deleted_with_its_parent_append_then_delete() -> Result<()> {
+    appended_child_is_deleted_with_its_parent(true, true).await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn appended_child_is_deleted_with_its_parent_delete_then_append() {
-    appended_child_is_deleted_with_its_parent(false, true).await;
+async fn appended_child_is_deleted_with_its_parent_delete_then_append() -> Result<()> {
+    appended_child_is_deleted_with_its_parent(false, true).await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn appended_child_is_deleted_with_its_parent_without_autoflush() {
-    appended_child_is_deleted_with_its_parent(true, false).await;
-    appended_child_is_deleted_with_its_parent(false, false).await;
+async fn appended_child_is_deleted_with_its_parent_without_autoflush() -> Result<()> {
+    appended_child_is_deleted_with_its_parent(true, false).await?;
+    appended_child_is_deleted_with_its_parent(false, false).await?;
+    Ok(())
 }
 
 /// A child appended to a parent that is deleted, then moved on before the flush, survives (D7):
@@ -237,37 +244,40 @@ async fn many_to_one_delete_below_a_set_based_delete_follows_the_session() -> Re
 // Case 3: orphaning through the many-to-one side, whether or not the parent's collection is
 // loaded.
 
-async fn orphan_through_many_to_one(load_collection: bool) {
+async fn orphan_through_many_to_one(load_collection: bool) -> Result<()> {
     let t = cascade_support::memory(&[User::META, Address::META]).await;
     t.exec("INSERT INTO users (id, name, fullname) VALUES (1, 'u', 'U')")
         .await;
     t.exec("INSERT INTO addresses (id, email_address, user_id) VALUES (1, 'a1', 1), (2, 'a2', 1)")
         .await;
     let mut s = t.db.session();
-    let u1 = s.get::<User>(1).await.unwrap().expect("user");
-    let a1 = s.get::<Address>(1).await.unwrap().expect("address");
+    let u1 = s.get::<User>(1).await?.expect("user");
+    let a1 = s.get::<Address>(1).await?.expect("address");
     if load_collection {
-        s.related(u1, User::ADDRESSES).await.unwrap();
+        s.related(u1, User::ADDRESSES).await?;
     }
-    s.set(a1, Address::USER, None).await.unwrap();
-    s.commit().await.unwrap();
+    s.set(a1, Address::USER, None).await?;
+    s.commit().await?;
     assert_eq!(
         t.ints("SELECT id FROM addresses").await,
         vec![Some(2)],
         "a1 is an orphan of User::addresses (delete-orphan) and is deleted"
     );
     assert_eq!(s.state(a1), ObjectState::Detached);
-    assert_eq!(s.related(u1, User::ADDRESSES).await.unwrap().len(), 1);
+    assert_eq!(s.related(u1, User::ADDRESSES).await?.len(), 1);
+    Ok(())
 }
 
 #[tokio::test]
-async fn orphan_through_many_to_one_with_the_collection_not_loaded() {
-    orphan_through_many_to_one(false).await;
+async fn orphan_through_many_to_one_with_the_collection_not_loaded() -> Result<()> {
+    orphan_through_many_to_one(false).await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn orphan_through_many_to_one_with_the_collection_loaded() {
-    orphan_through_many_to_one(true).await;
+async fn orphan_through_many_to_one_with_the_collection_loaded() -> Result<()> {
+    orphan_through_many_to_one(true).await?;
+    Ok(())
 }
 
 /// A child whose reference is set to another parent is moved, not orphaned.
@@ -416,5 +426,221 @@ async fn pending_child_detached_through_its_reference_is_not_inserted() -> Resul
     s.set(o, Order::CUSTOMER, None).await?;
     s.commit().await?;
     assert_eq!(order_rows(&t).await, vec![0, 0, 0]);
+    Ok(())
+}
+
+// Case 5: a relationship field assigned through `write` is honoured at the next flush, as
+// SQLAlchemy honours collection assignment: what it held and no longer holds is removed (deleted
+// with delete-orphan, else detached), what it holds now is appended.
+
+async fn user_with_two_addresses(t: &cascade_support::TestDb) {
+    t.exec("INSERT INTO users (id, name, fullname) VALUES (1, 'u', 'U')")
+        .await;
+    t.exec("INSERT INTO addresses (id, email_address, user_id) VALUES (1, 'a1', 1), (2, 'a2', 1)")
+        .await;
+}
+
+async fn assigning_a_collection_replaces_it(load_first: bool) -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    user_with_two_addresses(&t).await;
+    let mut s = t.db.session();
+    let u = s.get::<User>(1).await?.expect("user");
+    let kept = s.get::<Address>(2).await?.expect("a2");
+    if load_first {
+        assert_eq!(s.related(u, User::ADDRESSES).await?.len(), 2);
+    }
+    let mut addresses = HasMany::from([Address::new("new@x")]);
+    s.write(u).await?.addresses = std::mem::take(&mut addresses);
+    s.append(u, User::ADDRESSES, kept).await?;
+    s.commit().await?;
+    assert_eq!(
+        t.rows("SELECT email_address, user_id FROM addresses ORDER BY id")
+            .await,
+        vec![
+            vec![Value::from("a2"), Value::Integer(1)],
+            vec![Value::from("new@x"), Value::Integer(1)],
+        ],
+        "a1 was replaced (delete-orphan deletes it), a2 appended again, the new one inserted"
+    );
+    let held = s.related(u, User::ADDRESSES).await?;
+    assert_eq!(held.len(), 2);
+    t.assert_consistent().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn assigning_a_loaded_collection_replaces_its_members() -> Result<()> {
+    assigning_a_collection_replaces_it(true).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn assigning_a_collection_that_was_not_loaded_replaces_its_members() -> Result<()> {
+    assigning_a_collection_replaces_it(false).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_assigned_collection_reads_as_assigned_before_the_flush() -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    user_with_two_addresses(&t).await;
+    let mut s = t.db.session();
+    s.set_autoflush(false);
+    let u = s.get::<User>(1).await?.expect("user");
+    s.write(u).await?.addresses = HasMany::from([Address::new("new@x")]);
+    let held = s.related(u, User::ADDRESSES).await?;
+    assert_eq!(held.len(), 1);
+    assert_eq!(s.read(held[0]).await?.email_address, "new@x");
+    assert_eq!(s.state(held[0]), ObjectState::Pending);
+    s.commit().await?;
+    assert_eq!(t.count("addresses").await, 1);
+    Ok(())
+}
+
+/// Without delete-orphan, the members an assignment drops are detached (their key nulled).
+#[tokio::test]
+async fn assigning_a_collection_without_delete_orphan_detaches_the_old_members() -> Result<()> {
+    let t = cascade_support::memory(&[Owner::META, Link::META, T3::META]).await;
+    t.exec("INSERT INTO cp_owners (id) VALUES (1)").await;
+    t.exec("INSERT INTO cp_links (id, owner_id) VALUES (10, 1), (11, 1)")
+        .await;
+    let mut s = t.db.session();
+    let owner = s.get::<Owner>(1).await?.expect("owner");
+    s.write(owner).await?.links = HasMany::new();
+    s.commit().await?;
+    assert_eq!(
+        t.ints("SELECT owner_id FROM cp_links ORDER BY id").await,
+        vec![None, None]
+    );
+    Ok(())
+}
+
+/// A pending owner's assignment: the new objects it held before are never inserted.
+#[tokio::test]
+async fn assigning_a_pending_owners_collection_drops_its_pending_orphans() -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    let mut s = t.db.session();
+    let mut user = User::new("ann", "Ann", "a");
+    user.addresses = HasMany::from([Address::new("old1@x"), Address::new("old2@x")]);
+    let u = s.add(user)?;
+    s.write(u).await?.addresses = HasMany::from([Address::new("new@x")]);
+    s.commit().await?;
+    assert_eq!(
+        t.rows("SELECT email_address FROM addresses").await,
+        vec![vec![Value::from("new@x")]]
+    );
+    Ok(())
+}
+
+/// Assigning a reference moves the row to the object assigned.
+#[tokio::test]
+async fn assigning_a_reference_sets_it() -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    user_with_two_addresses(&t).await;
+    let mut s = t.db.session();
+    let a1 = s.get::<Address>(1).await?.expect("a1");
+    s.write(a1).await?.user = BelongsTo::to(User::new("bob", "Bob", "b"));
+    s.commit().await?;
+    assert_eq!(
+        t.rows(
+            "SELECT a.id, u.name FROM addresses a JOIN users u ON u.id = a.user_id ORDER BY a.id"
+        )
+        .await,
+        vec![
+            vec![Value::Integer(1), Value::from("bob")],
+            vec![Value::Integer(2), Value::from("u")],
+        ]
+    );
+    Ok(())
+}
+
+/// Replacing rows by new ones with the same unique value in one flush works (deletes first).
+#[derive(Model, Debug)]
+#[model(table = "cp_boards")]
+pub struct Board {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(back_populates = "board", cascade = "all, delete-orphan")]
+    pub pins: HasMany<Pin>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "cp_pins")]
+pub struct Pin {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(unique)]
+    pub label: String,
+    #[column(foreign_key = "cp_boards.id")]
+    pub board_id: Option<i64>,
+    #[relationship(back_populates = "pins")]
+    pub board: BelongsTo<Board>,
+}
+
+fn pin(label: &str) -> Pin {
+    Pin {
+        id: None,
+        label: label.into(),
+        board_id: None,
+        board: BelongsTo::new(),
+    }
+}
+
+#[tokio::test]
+async fn assigning_rows_that_reuse_a_unique_value_replaces_them() -> Result<()> {
+    let t = cascade_support::memory(&[Board::META, Pin::META]).await;
+    let mut s = t.db.session();
+    let board = s.add(Board {
+        id: None,
+        pins: HasMany::from([pin("a"), pin("b")]),
+    })?;
+    s.commit().await?;
+    let old = s.related(board, Board::PINS).await?;
+    s.write(board).await?.pins = HasMany::from([pin("a")]);
+    s.commit().await?;
+    assert_eq!(
+        t.rows("SELECT label FROM cp_pins").await,
+        vec![vec![Value::from("a")]]
+    );
+    assert!(old.iter().all(|p| s.state(*p) == ObjectState::Detached));
+    let new = s.related(board, Board::PINS).await?;
+    assert_eq!(new.len(), 1);
+    assert!(
+        !old.contains(&new[0]),
+        "the row was replaced by a new object"
+    );
+    Ok(())
+}
+
+/// A relationship taken from another session's object cannot be assigned: its members are that
+/// session's. The error names the field; a refresh discards the assignment.
+#[tokio::test]
+async fn assigning_a_relationship_from_another_session_is_an_error() -> Result<()> {
+    let t = cascade_support::memory(&[User::META, Address::META]).await;
+    user_with_two_addresses(&t).await;
+    t.exec("INSERT INTO users (id, name, fullname) VALUES (2, 'v', 'V')")
+        .await;
+    let mut s = t.db.session();
+    let mut other = t.db.session();
+    let u = s.get::<User>(1).await?.expect("user 1");
+    let v = other.get::<User>(1).await?.expect("user 1, other session");
+    other.related(v, User::ADDRESSES).await?;
+    let taken = std::mem::take(&mut other.write(v).await?.addresses);
+    other.rollback().await?;
+    s.write(u).await?.addresses = taken;
+    let err = s.flush().await.expect_err("foreign members");
+    assert!(
+        matches!(
+            err,
+            Error::Config {
+                field: "addresses",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    s.refresh(u).await?;
+    s.commit().await?;
+    assert_eq!(t.count("addresses").await, 2, "nothing was lost");
     Ok(())
 }

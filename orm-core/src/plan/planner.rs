@@ -904,7 +904,7 @@ impl<'a> Planner<'a> {
                     .filter(|v| !decided.contains(v))
                     .cloned()
                     .collect();
-                return (!rest.is_empty()).then(|| RowSet::Keys {
+                return (!rest.is_empty()).then_some(RowSet::Keys {
                     model,
                     column: *pk,
                     values: rest,

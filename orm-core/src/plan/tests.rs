@@ -71,6 +71,7 @@ fn persistent<T: Model>(arena: &mut Arena, object: T) -> ObjId {
         snapshot: None,
         expired: false,
         added_in_tx: false,
+        written_relations: None,
     })
 }
 
@@ -82,6 +83,7 @@ fn pending<T: Model>(arena: &mut Arena, object: T) -> ObjId {
         snapshot: None,
         expired: false,
         added_in_tx: true,
+        written_relations: None,
     });
     for index in 0..T::META.relationships.len() {
         arena.entry_mut(id).obj.relation_mut(index).loaded = true;

@@ -105,6 +105,7 @@ impl Session {
     /// Loads a relationship for reading: pending changes are flushed first (autoflush), so the
     /// loaded collection reflects them.
     pub(crate) async fn ensure_loaded(&mut self, id: ObjId, index: usize) -> Result<()> {
+        self.adopt_if_assigned(id, index).await?;
         if self.needs_load(id, index)? {
             self.autoflush().await?;
             self.load_now(id, index).await?;
@@ -118,6 +119,7 @@ impl Session {
     /// from one collection and not yet appended to another would be dropped as an orphan). The
     /// flush that follows reconciles what the load could not see.
     async fn load_for_change(&mut self, id: ObjId, index: usize) -> Result<()> {
+        self.adopt_if_assigned(id, index).await?;
         if self.needs_load(id, index)? {
             self.load_now(id, index).await?;
         }
@@ -180,14 +182,21 @@ impl Session {
         }
         self.check_single_parent(owner_id, rel.meta(), child_id)
             .await?;
-        if rel.meta().kind == RelKind::HasMany {
-            self.detach_from_holders(M::META, rel.index(), child_id);
-        }
-        let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
-        slot.before_change();
-        slot.members.push(Member::Held(child_id));
-        self.link_partner(rel.meta(), owner_id, child_id, true);
+        self.attach_member(owner_id, rel.index(), child_id);
         Ok(())
+    }
+
+    /// The in-memory part of `append`, once the collection is loaded and `single_parent` checked.
+    pub(super) fn attach_member(&mut self, owner: ObjId, index: usize, child: ObjId) {
+        let model = self.arena.entry(owner).meta();
+        let rel = &model.relationships[index];
+        if rel.kind == RelKind::HasMany {
+            self.detach_from_holders(model, index, child);
+        }
+        let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
+        slot.before_change();
+        slot.members.push(Member::Held(child));
+        self.link_partner(rel, owner, child, true);
     }
 
     /// Removes an object from a collection; at flush it is deleted (`delete-orphan`) unless
@@ -202,13 +211,19 @@ impl Session {
         let owner_id = self.check(owner)?;
         let child_id = self.check(child)?;
         self.load_for_change(owner_id, rel.index()).await?;
-        let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        self.detach_member(owner_id, rel.index(), child_id);
+        Ok(())
+    }
+
+    /// The in-memory part of `remove`, once the collection is loaded.
+    pub(super) fn detach_member(&mut self, owner: ObjId, index: usize, child: ObjId) {
+        let rel = &self.arena.entry(owner).meta().relationships[index];
+        let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
         slot.members
-            .retain(|m| !matches!(m, Member::Held(id) if *id == child_id));
-        self.link_partner(rel.meta(), owner_id, child_id, false);
-        self.note_detached(rel.meta(), child_id);
-        Ok(())
+            .retain(|m| !matches!(m, Member::Held(id) if *id == child));
+        self.link_partner(rel, owner, child, false);
+        self.note_detached(rel, child);
     }
 
     /// Remembers a new object removed from a `delete-orphan` relationship: unless something holds
@@ -253,33 +268,47 @@ impl Session {
             .map(|t| self.attachable(t, rel.meta().field))
             .transpose()?;
         self.load_for_change(owner_id, rel.index()).await?;
-        let old: Option<ObjId> = self
-            .arena
-            .entry(owner_id)
-            .obj
-            .relation(rel.index())
-            .held()
-            .next();
-        if old == target_id {
+        if self.referenced(owner_id, rel.index()) == target_id {
             return Ok(());
         }
         if let Some(target_id) = target_id {
             self.check_single_parent(owner_id, rel.meta(), target_id)
                 .await?;
-            if rel.meta().kind == RelKind::HasOne {
-                self.detach_from_holders(M::META, rel.index(), target_id);
-            }
+        }
+        self.set_reference(owner_id, rel.index(), target_id)
+    }
+
+    /// The object a loaded reference holds.
+    fn referenced(&self, owner: ObjId, index: usize) -> Option<ObjId> {
+        self.arena.entry(owner).obj.relation(index).held().next()
+    }
+
+    /// The in-memory part of `set`, once the reference is loaded and `single_parent` checked.
+    pub(super) fn set_reference(
+        &mut self,
+        owner: ObjId,
+        index: usize,
+        target: Option<ObjId>,
+    ) -> Result<()> {
+        let model = self.arena.entry(owner).meta();
+        let rel = &model.relationships[index];
+        let old = self.referenced(owner, index);
+        if old == target {
+            return Ok(());
+        }
+        if let Some(target) = target.filter(|_| rel.kind == RelKind::HasOne) {
+            self.detach_from_holders(model, index, target);
         }
         if let Some(old) = old {
-            self.link_partner(rel.meta(), owner_id, old, false);
-            self.note_detached(rel.meta(), old);
-            self.note_parent_lost(M::META, rel.meta(), owner_id)?;
+            self.link_partner(rel, owner, old, false);
+            self.note_detached(rel, old);
+            self.note_parent_lost(model, rel, owner)?;
         }
-        let slot = self.arena.entry_mut(owner_id).obj.relation_mut(rel.index());
+        let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
-        slot.members = target_id.map(Member::Held).into_iter().collect();
-        if let Some(target_id) = target_id {
-            self.link_partner(rel.meta(), owner_id, target_id, true);
+        slot.members = target.map(Member::Held).into_iter().collect();
+        if let Some(target) = target {
+            self.link_partner(rel, owner, target, true);
         }
         Ok(())
     }
@@ -362,7 +391,7 @@ impl Session {
 
     /// `single_parent = true`: an object may have one parent through this relationship, counting
     /// parents in memory and links stored in the database (D8).
-    async fn check_single_parent(
+    pub(super) async fn check_single_parent(
         &mut self,
         owner: ObjId,
         rel: &'static RelationshipMeta,

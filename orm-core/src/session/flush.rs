@@ -168,6 +168,7 @@ impl Session {
 
     /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
+        self.adopt_assignments().await?;
         self.cascade_save_update()?;
         let plan = planner::plan_flush(&self.arena, unloaded_roots)?;
         if plan.is_empty() {
@@ -775,6 +776,7 @@ fn count_of(rows: &[Vec<Value>]) -> i64 {
 impl Session {
     /// The plan the next flush would run, with row counts, without writing anything (D11).
     pub async fn preview(&mut self) -> Result<crate::plan::preview::Preview> {
+        self.adopt_assignments().await?;
         self.cascade_save_update()?;
         match planner::plan_flush(&self.arena, Vec::new()) {
             Ok(plan) => self.describe(&plan).await,

@@ -55,6 +55,7 @@ impl Session {
                     snapshot: None,
                     expired: false,
                     added_in_tx: false,
+                    written_relations: None,
                 },
                 key,
             );
@@ -123,6 +124,14 @@ impl Session {
 
     /// Loads relationship `index` of object `id` from the database (after an autoflush).
     pub(crate) async fn load_relation(&mut self, id: ObjId, index: usize) -> Result<()> {
+        let members = self.fetch_related(id, index).await?;
+        self.set_loaded(id, index, members);
+        Ok(())
+    }
+
+    /// The objects relationship `index` of object `id` holds in the database, read into the
+    /// identity map; the relationship itself is left as it is.
+    pub(crate) async fn fetch_related(&mut self, id: ObjId, index: usize) -> Result<Vec<ObjId>> {
         let meta = self.arena.entry(id).meta();
         let rel = &meta.relationships[index];
         let target = (rel.target)();
@@ -165,8 +174,7 @@ impl Session {
                 self.merge_rows(target, rows, build)?
             }
         };
-        self.set_loaded(id, index, members);
-        Ok(())
+        Ok(members)
     }
 
     pub(crate) fn set_loaded(&mut self, id: ObjId, index: usize, members: Vec<ObjId>) {

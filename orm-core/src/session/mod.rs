@@ -5,6 +5,7 @@
 //! `crate::plan`) -> execute (one transaction, all or nothing) -> apply (keys, states, collections).
 
 mod access;
+mod assign;
 mod flush;
 mod load;
 mod query;
@@ -111,6 +112,7 @@ impl Session {
             snapshot: None,
             expired: false,
             added_in_tx: true,
+            written_relations: None,
         });
         // A new object's relationships are known: they hold exactly what it was built with.
         let meta = self.arena.entry(id).meta();
@@ -318,6 +320,8 @@ impl Session {
             return;
         }
         entry.expired = true;
+        // An assigned relationship is an unflushed change too: it is discarded.
+        entry.written_relations = None;
         for index in 0..entry.meta().relationships.len() {
             let slot = entry.obj.relation_mut(index);
             // New objects held here were not flushed (a flush adopts them): they go too.
@@ -325,6 +329,7 @@ impl Session {
             slot.members.clear();
             slot.in_step();
         }
+        self.arena.stamp_slots(id);
     }
 
     /// Reloads an object from the database now (and, through `refresh-expire`, expires the

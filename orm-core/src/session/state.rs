@@ -2,10 +2,11 @@
 //! identity map from (table, primary key) to object.
 
 use crate::meta::ModelMeta;
-use crate::model::{AnyModel, ObjId};
+use crate::model::{AnyModel, ObjId, SlotStamp};
 use crate::value::Value;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The lifecycle state of an object held by a session (SEMANTICS.md §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +37,19 @@ pub(crate) struct Entry {
     pub expired: bool,
     /// Added (pending or inserted) in the current transaction; a rollback makes it transient.
     pub added_in_tx: bool,
+    /// What each relationship held when `Session::write` first handed the object out since the
+    /// last flush (`None` inside: not loaded then), so that a relationship field the user
+    /// assigned can be diffed against what it replaced (`Session::adopt_assignments`).
+    pub written_relations: Option<Vec<Option<WrittenRelation>>>,
+}
+
+/// A loaded relationship as it was when its owner was handed out for writing.
+#[derive(Debug, Clone)]
+pub(crate) struct WrittenRelation {
+    /// What it held at the last load or flush.
+    pub original: Vec<ObjId>,
+    /// What it held then (with the changes made since through the session).
+    pub held: Vec<ObjId>,
 }
 
 impl Entry {
@@ -62,11 +76,26 @@ impl Entry {
         }
     }
 
-    /// Records the stored values before the object is handed out for writing.
+    /// Records the stored values and the loaded relationships before the object is handed out
+    /// for writing.
     pub(crate) fn before_write(&mut self) {
         if self.snapshot.is_none() && self.state == ObjectState::Persistent {
             let columns = self.meta().columns.len();
             self.snapshot = Some((0..columns).map(|c| self.obj.column_value(c)).collect());
+        }
+        if self.written_relations.is_none() {
+            let relationships = self.meta().relationships.len();
+            let written = (0..relationships)
+                .map(|index| {
+                    let slot = self.obj.relation(index);
+                    slot.loaded.then(|| {
+                        let held: Vec<ObjId> = slot.held().collect();
+                        let original = slot.original.clone().unwrap_or_else(|| held.clone());
+                        WrittenRelation { original, held }
+                    })
+                })
+                .collect();
+            self.written_relations = Some(written);
         }
     }
 
@@ -75,8 +104,9 @@ impl Entry {
     }
 }
 
-#[derive(Default)]
 pub(crate) struct Arena {
+    /// Tells this arena's relationship slots from those of another session.
+    tag: u64,
     entries: Vec<Option<Entry>>,
     /// Per (table, model): two models mapped to one table keep separate identities. Keys are
     /// stored inline when they have one column (the usual case), without a heap allocation.
@@ -86,7 +116,47 @@ pub(crate) struct Arena {
     pub(crate) detached_new: HashSet<ObjId>,
 }
 
+impl Default for Arena {
+    fn default() -> Self {
+        static NEXT_ARENA: AtomicU64 = AtomicU64::new(1);
+        Arena {
+            tag: NEXT_ARENA.fetch_add(1, Ordering::Relaxed),
+            entries: Vec::new(),
+            identity: HashMap::default(),
+            detached_new: HashSet::default(),
+        }
+    }
+}
+
 impl Arena {
+    /// The stamp relationship `index` of object `owner` carries while the object is held here.
+    pub(crate) fn stamp(&self, owner: ObjId, index: usize) -> SlotStamp {
+        SlotStamp {
+            arena: self.tag,
+            owner,
+            index,
+        }
+    }
+
+    /// Whether a stamp was given by this arena (its members are this session's objects).
+    pub(crate) fn stamped_here(&self, stamp: SlotStamp) -> bool {
+        stamp.arena == self.tag
+    }
+
+    /// Marks every relationship slot of `id` as its own (when it enters the arena, and when an
+    /// assignment was adopted or discarded).
+    pub(crate) fn stamp_slots(&mut self, id: ObjId) {
+        let tag = self.tag;
+        let entry = self.entry_mut(id);
+        for index in 0..entry.meta().relationships.len() {
+            entry.obj.relation_mut(index).stamp = Some(SlotStamp {
+                arena: tag,
+                owner: id,
+                index,
+            });
+        }
+    }
+
     pub(crate) fn get(&self, id: ObjId) -> Option<&Entry> {
         self.entries.get(id.0 as usize).and_then(Option::as_ref)
     }
@@ -114,6 +184,7 @@ impl Arena {
             self.identities(entry.meta()).insert(key, id);
         }
         self.entries.push(Some(entry));
+        self.stamp_slots(id);
         id
     }
 
@@ -122,6 +193,7 @@ impl Arena {
         let id = ObjId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
         self.identities(entry.meta()).insert(key, id);
         self.entries.push(Some(entry));
+        self.stamp_slots(id);
         id
     }
 

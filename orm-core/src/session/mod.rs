@@ -196,7 +196,9 @@ impl Session {
             })
     }
 
-    /// Writes an object; the next flush UPDATEs the columns that changed.
+    /// Writes an object; the next flush UPDATEs the columns that changed. A relationship field
+    /// assigned through the returned reference replaces its members at the next flush (the old
+    /// ones are removed, with their cascades; the new ones appended).
     pub async fn write<T: Model>(&mut self, handle: Handle<T>) -> Result<&mut T> {
         let id = self.ready(handle).await?;
         let entry = self.arena.entry_mut(id);

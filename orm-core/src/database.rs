@@ -5,7 +5,6 @@ use crate::backend::{Backend, DbFailure, Dialect, ExecOutcome, FailureKind, Row,
 use crate::error::{Error, Result};
 use crate::meta::ModelMeta;
 use crate::schema;
-use crate::session::Session;
 use crate::sql::{self, Statement};
 use std::collections::HashSet;
 use std::fmt;
@@ -106,13 +105,8 @@ impl Database {
         }
     }
 
-    /// A new session on this database.
-    pub fn session(&self) -> Session {
-        Session::new(self.clone())
-    }
-
     /// The SQL dialect of the backend.
-    pub fn dialect(&self) -> &'static Dialect {
+    pub fn dialect(&self) -> &'static dyn Dialect {
         self.inner.backend.dialect()
     }
 
@@ -209,11 +203,9 @@ impl Database {
     }
 
     /// Logs and counts transaction control that does not go through a statement.
-    pub(crate) fn count_statement(&self, sql: &str) {
-        self.count(&Statement {
-            sql: sql.to_owned(),
-            params: Vec::new(),
-        });
+    /// Logs and counts a transaction's end, which the backend runs through its driver.
+    pub(crate) fn count_end(&self, end: sql::TransactionEnd) {
+        self.count(&sql::transaction_end(end));
     }
 
     fn count(&self, statement: &Statement) {
@@ -258,22 +250,20 @@ impl Database {
             .map_err(|f| ctx.error(f))
     }
 
-    /// Runs transaction control text (`SAVEPOINT ...`) inside `tx`.
-    pub(crate) async fn control(&self, tx: &mut Box<dyn Transaction>, sql: &str) -> Result<()> {
-        let statement = Statement {
-            sql: sql.to_owned(),
-            params: Vec::new(),
-        };
+    /// Runs a savepoint statement of the flush's savepoint inside `tx`.
+    pub(crate) async fn savepoint(
+        &self,
+        tx: &mut Box<dyn Transaction>,
+        step: sql::SavepointStep,
+    ) -> Result<()> {
+        let statement = sql::savepoint(self.dialect(), step, "orm_flush");
         self.execute_in(tx, statement, Context::new(Action::Transaction, "session"))
             .await
             .map(|_| ())
     }
 
     pub(crate) async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        self.count(&Statement {
-            sql: "BEGIN".into(),
-            params: Vec::new(),
-        });
+        self.count(&sql::transaction_begin());
         self.backend()
             .begin()
             .await

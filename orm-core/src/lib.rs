@@ -27,6 +27,7 @@ pub mod meta;
 pub mod model;
 pub mod value;
 
+mod arena;
 mod checks;
 mod database;
 mod plan;

@@ -38,7 +38,7 @@ pub trait Model: Sized + Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ObjId(pub(crate) u32);
 
-/// A small `Copy` reference to an object held by a [`Session`](crate::Session).
+/// A small `Copy` reference to an object held by a session (`orm_core::Session`).
 ///
 /// Handles are typed: a `Handle<User>` can only be used where a `User` is expected. A handle
 /// belongs to the session that issued it; using it with another session is an error, not a panic.
@@ -332,14 +332,6 @@ macro_rules! collection_building {
             pub fn is_empty(&self) -> bool {
                 self.slot.members.is_empty()
             }
-
-            /// The handles of the members held by a session, in order (new objects excluded).
-            pub fn handles(&self, session: &crate::Session) -> Vec<Handle<T>> {
-                self.slot
-                    .held()
-                    .map(|id| Handle::new(session.id(), id))
-                    .collect()
-            }
         }
 
         impl<T: Model> FromIterator<T> for $name<T> {
@@ -370,14 +362,6 @@ macro_rules! scalar_building {
                 let mut rel = Self::default();
                 rel.slot.push_new(object);
                 rel
-            }
-
-            /// The handle of the referenced object, if it is held by the session and loaded.
-            pub fn handle(&self, session: &crate::Session) -> Option<Handle<T>> {
-                self.slot
-                    .held()
-                    .next()
-                    .map(|id| Handle::new(session.id(), id))
             }
         }
     };

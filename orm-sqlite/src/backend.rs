@@ -5,7 +5,7 @@ use crate::error::to_failure;
 use crate::options::SqliteOptions;
 use crate::url::{self, Target};
 use orm_core::backend::{
-    dialects, Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, FailureKind, Row, Transaction,
+    Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, FailureKind, Row, Transaction,
 };
 use orm_core::{Error, Value};
 use sqlx::sqlite::{
@@ -130,8 +130,8 @@ fn decode_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<Row>, DbFailure> 
 }
 
 impl Backend for SqliteBackend {
-    fn dialect(&self) -> &'static Dialect {
-        &dialects::SQLITE
+    fn dialect(&self) -> &'static dyn Dialect {
+        &orm_core::sql::SQLITE
     }
 
     fn fetch<'a>(

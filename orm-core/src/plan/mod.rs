@@ -14,9 +14,9 @@ pub(crate) mod rowset;
 #[cfg(test)]
 mod tests;
 
+use crate::arena::ObjMap;
 use crate::meta::ModelMeta;
 use crate::model::ObjId;
-use crate::session::state::ObjMap;
 use crate::value::Value;
 use rowset::RowSet;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.

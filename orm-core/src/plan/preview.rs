@@ -1,9 +1,6 @@
 //! Plan preview (D11): the statements a flush would run and, per table, how many rows it would
 //! insert, update, delete or set NULL, obtained without writing anything.
 
-use super::rowset::{self, RowSet};
-use super::Step;
-use crate::backend::Dialect;
 use std::fmt;
 
 /// One statement of a previewed flush.
@@ -97,22 +94,6 @@ impl Preview {
             rows,
         });
     }
-}
-
-/// For a set-based step: its action, its set, its SQL, and the COUNT query that sizes it.
-pub(crate) fn set_sql<'s>(
-    dialect: &'static Dialect,
-    step: &'s Step,
-) -> Option<(&'static str, &'s RowSet, String, crate::sql::Statement)> {
-    let (action, set, text) = match step {
-        Step::Delete { set } => ("delete", set, rowset::delete(dialect, set).sql),
-        Step::Nullify { set, column } => {
-            ("set null", set, rowset::nullify(dialect, set, *column).sql)
-        }
-        Step::Guard { set, .. } => ("check", set, rowset::count(dialect, set).sql),
-        _ => return None,
-    };
-    Some((action, set, text, rowset::count(dialect, set)))
 }
 
 impl fmt::Display for Preview {

@@ -1,10 +1,9 @@
-//! Sets of rows described in SQL, so that a cascade over rows that are not loaded costs one
-//! statement per relationship level instead of one per row.
+//! Sets of rows described without loading them, so that a cascade over rows that are not loaded
+//! costs one statement per relationship level instead of one per row. The planner builds them;
+//! `sql::rowset` renders them.
 
-use crate::backend::Dialect;
 use crate::column::Expr;
 use crate::meta::ModelMeta;
-use crate::sql::{self, SqlBuilder, Statement};
 use crate::value::Value;
 use std::fmt;
 
@@ -59,64 +58,6 @@ impl RowSet {
             | RowSet::Captured { model, .. } => model,
             RowSet::Subtree { roots, .. } => roots.model(),
             RowSet::Except { set, .. } => set.model(),
-        }
-    }
-
-    /// Renders the set as a predicate over its model's (unqualified) table.
-    pub(crate) fn predicate(&self, b: &mut SqlBuilder, depth: usize) {
-        match self {
-            RowSet::Keys {
-                model,
-                column,
-                values,
-            } => {
-                sql::expr(
-                    b,
-                    model,
-                    &Expr::In {
-                        column: *column,
-                        values: values.clone(),
-                    },
-                );
-            }
-            RowSet::Filter { model, expr } => sql::expr(b, model, expr),
-            RowSet::Referencing {
-                model,
-                fk,
-                parent,
-                parent_column,
-            } => {
-                b.ident(model.columns[*fk].name).push(" IN (");
-                parent.select_column(b, *parent_column, depth + 1);
-                b.push(")");
-            }
-            RowSet::Subtree {
-                fk,
-                parent_column,
-                roots,
-            } => subtree(b, roots, *fk, *parent_column, depth),
-            RowSet::Except {
-                set,
-                column,
-                values,
-            } => {
-                b.push("(");
-                set.predicate(b, depth);
-                b.push(") AND NOT (");
-                sql::expr(
-                    b,
-                    set.model(),
-                    &Expr::In {
-                        column: *column,
-                        values: values.clone(),
-                    },
-                );
-                b.push(")");
-            }
-            // Resolved into `Keys` before execution; unresolved, it matches nothing.
-            RowSet::Captured { .. } => {
-                b.push("1 = 0");
-            }
         }
     }
 
@@ -181,32 +122,6 @@ impl RowSet {
             },
             leaf => f(leaf),
         }
-    }
-
-    /// Renders `SELECT column FROM table WHERE <predicate>`, or just the key list when the set
-    /// is a list of exactly those values.
-    fn select_column(&self, b: &mut SqlBuilder, column: usize, depth: usize) {
-        if let RowSet::Keys {
-            column: c, values, ..
-        } = self
-        {
-            if *c == column && !values.is_empty() {
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        b.push(", ");
-                    }
-                    b.param(v.clone());
-                }
-                return;
-            }
-        }
-        let model = self.model();
-        b.push("SELECT ")
-            .ident(model.columns[column].name)
-            .push(" FROM ")
-            .ident(model.table)
-            .push(" WHERE ");
-        self.predicate(b, depth);
     }
 
     /// How many bound values the set carries.
@@ -276,81 +191,6 @@ impl RowSet {
             RowSet::Except { set, .. } => set.has_key_list(),
         }
     }
-}
-
-/// `pk IN (WITH RECURSIVE sub(k) AS (roots UNION descendants) SELECT k FROM sub)`. One statement
-/// for a whole subtree: SQLite and PostgreSQL check immediate foreign keys at statement end.
-fn subtree(b: &mut SqlBuilder, roots: &RowSet, fk: usize, parent_column: usize, depth: usize) {
-    let model = roots.model();
-    let key = model.columns[parent_column].name;
-    let cte = format!("orm_subtree_{depth}");
-    let alias = format!("orm_node_{depth}");
-    b.ident(key)
-        .push(" IN (WITH RECURSIVE ")
-        .ident(&cte)
-        .push(" (k) AS (SELECT ")
-        .ident(key);
-    b.push(" FROM ").ident(model.table).push(" WHERE ");
-    roots.predicate(b, depth + 1);
-    b.push(" UNION SELECT ")
-        .ident(&alias)
-        .push(".")
-        .ident(key)
-        .push(" FROM ")
-        .ident(model.table);
-    b.push(" AS ")
-        .ident(&alias)
-        .push(" JOIN ")
-        .ident(&cte)
-        .push(" ON ")
-        .ident(&alias)
-        .push(".");
-    b.ident(model.columns[fk].name)
-        .push(" = ")
-        .ident(&cte)
-        .push(".k) SELECT k FROM ")
-        .ident(&cte)
-        .push(")");
-}
-
-/// `DELETE FROM t WHERE <set>`.
-pub(crate) fn delete(dialect: &'static Dialect, set: &RowSet) -> Statement {
-    let mut b = SqlBuilder::new(dialect);
-    b.push("DELETE FROM ")
-        .ident(set.model().table)
-        .push(" WHERE ");
-    set.predicate(&mut b, 0);
-    b.finish()
-}
-
-/// `UPDATE t SET fk = NULL WHERE <set>`.
-pub(crate) fn nullify(dialect: &'static Dialect, set: &RowSet, column: usize) -> Statement {
-    let model = set.model();
-    let mut b = SqlBuilder::new(dialect);
-    b.push("UPDATE ")
-        .ident(model.table)
-        .push(" SET ")
-        .ident(model.columns[column].name)
-        .push(" = NULL WHERE ");
-    set.predicate(&mut b, 0);
-    b.finish()
-}
-
-/// `SELECT column FROM t WHERE <set>` (a capture of related keys).
-pub(crate) fn select(dialect: &'static Dialect, set: &RowSet, column: usize) -> Statement {
-    let mut b = SqlBuilder::new(dialect);
-    set.select_column(&mut b, column, 0);
-    b.finish()
-}
-
-/// `SELECT COUNT(*) FROM t WHERE <set>` (previews and guards).
-pub(crate) fn count(dialect: &'static Dialect, set: &RowSet) -> Statement {
-    let mut b = SqlBuilder::new(dialect);
-    b.push("SELECT COUNT(*) FROM ")
-        .ident(set.model().table)
-        .push(" WHERE ");
-    set.predicate(&mut b, 0);
-    b.finish()
 }
 
 impl fmt::Display for RowSet {

@@ -4,10 +4,10 @@
 use super::planner::plan_flush;
 use super::rowset;
 use super::{KeySrc, Plan, Step};
-use crate::backend::dialects::SQLITE;
+use crate::arena::{Arena, Entry, ObjectState};
 use crate::model::{Member, Model, ObjId};
 use crate::prelude::*;
-use crate::session::state::{Arena, Entry, ObjectState};
+use crate::sql::{rowset as render, Dialect, SQLITE};
 use crate::value::Value;
 
 #[derive(Model, Debug)]
@@ -119,9 +119,9 @@ fn sql(plan: &Plan) -> Vec<String> {
     plan.steps
         .iter()
         .map(|step| match step {
-            Step::Delete { set } => rowset::delete(&SQLITE, set).sql,
-            Step::Nullify { set, column } => rowset::nullify(&SQLITE, set, *column).sql,
-            Step::Guard { set, .. } => format!("GUARD {}", rowset::count(&SQLITE, set).sql),
+            Step::Delete { set } => render::delete(&SQLITE, set).sql,
+            Step::Nullify { set, column } => render::nullify(&SQLITE, set, *column).sql,
+            Step::Guard { set, .. } => format!("GUARD {}", render::count(&SQLITE, set).sql),
             Step::Insert { model, objects } => format!("INSERT {} x{}", model.table, objects.len()),
             Step::Update {
                 columns, objects, ..
@@ -130,7 +130,7 @@ fn sql(plan: &Plan) -> Vec<String> {
                 format!("ASSOC {} x{}", model.table, rows.len())
             }
             Step::Capture { set, column, .. } => {
-                format!("CAPTURE {}", rowset::select(&SQLITE, set, *column).sql)
+                format!("CAPTURE {}", render::select(&SQLITE, set, *column).sql)
             }
         })
         .collect()
@@ -350,9 +350,9 @@ fn key_lists_are_chunked_under_the_parameter_limit() {
         column: 0,
         values: (0..70_000).map(Value::Integer).collect(),
     };
-    let chunks = set.chunks(SQLITE.max_params);
+    let chunks = set.chunks(SQLITE.max_params());
     assert_eq!(chunks.len(), 3);
     assert!(chunks
         .iter()
-        .all(|c| rowset::delete(&SQLITE, c).params.len() <= SQLITE.max_params));
+        .all(|c| render::delete(&SQLITE, c).params.len() <= SQLITE.max_params()));
 }

@@ -2,8 +2,8 @@
 //! set, and merge. Attaching checks `single_parent` at the moment it happens (also against links
 //! loaded from the database, D8) and keeps the other side of a pair in step.
 
-use super::state::ObjectState;
 use super::Session;
+use crate::arena::ObjectState;
 use crate::column::{CmpOp, Expr, Rel};
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
@@ -414,10 +414,7 @@ impl Session {
                 parent: owner_meta.name,
                 field: rel.field,
                 child: child_entry.meta().name,
-                child_key: child_entry
-                    .key()
-                    .map(|k| super::load::format_key(&k))
-                    .unwrap_or_else(|| "(new)".into()),
+                child_key: child_entry.describe_key(),
             });
         }
         Ok(())

@@ -8,8 +8,8 @@
 //! relationship held, so the assignment can be diffed against what it replaced; a relationship
 //! that was not loaded is read from the database first.
 
-use super::state::WrittenRelation;
 use super::Session;
+use crate::arena::WrittenRelation;
 use crate::error::{Error, Result};
 use crate::model::{Member, ObjId};
 use rustc_hash::FxHashSet as HashSet;

@@ -1,17 +1,17 @@
 //! Flush: collect (cascade save-update) -> plan (pure) -> execute (one transaction) -> apply
 //! (write keys, states and collections back into the session, only once every statement succeeded).
 
-use super::state::{ObjMap, ObjectState};
 use super::Session;
+use crate::arena::{ObjMap, ObjectState};
 use crate::backend::Transaction;
 use crate::database::{Action, Context};
 use crate::error::{Error, Result};
-use crate::meta::{Cascade, ModelMeta};
-use crate::model::{AnyModel, Member, ObjId};
-use crate::plan::rowset::{self, RowSet};
+use crate::meta::ModelMeta;
+use crate::model::{Member, ObjId};
+use crate::plan::rowset::RowSet;
 use crate::plan::{planner, KeySrc, Plan, Step};
 use crate::schema::{self, Resolved};
-use crate::sql;
+use crate::sql::{self, describe, rowset, SavepointStep};
 use crate::value::Value;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -28,28 +28,6 @@ fn expect_rows(model: &'static ModelMeta, expected: u64, updated: u64) -> Result
             expected,
             updated,
         });
-    }
-    Ok(())
-}
-
-/// Checks, before anything enters the session, that every new object `object` holds (at any
-/// depth) is held through a relationship with `save-update`.
-pub(crate) fn check_save_update(object: &dyn AnyModel) -> Result<()> {
-    let meta = object.meta();
-    for (index, rel) in meta.relationships.iter().enumerate() {
-        for member in &object.relation(index).members {
-            let Member::New(child) = member else { continue };
-            if !rel.cascade.contains(Cascade::SAVE_UPDATE) {
-                return Err(Error::Config {
-                    model: meta.name,
-                    field: rel.field,
-                    message: "holds a new object but has no `save-update` cascade; add the object \
-                              with `Session::add` first"
-                        .into(),
-                });
-            }
-            check_save_update(child.as_ref())?;
-        }
     }
     Ok(())
 }
@@ -106,66 +84,6 @@ fn distinct_keys(rows: Vec<crate::backend::Row>) -> Vec<Value> {
 }
 
 impl Session {
-    /// Moves new objects held by relationships with `save-update` into the session, recursively.
-    pub(crate) fn cascade_save_update(&mut self) -> Result<()> {
-        let ids: Vec<ObjId> = self.arena.live_ids();
-        self.cascade_save_update_from(ids)
-    }
-
-    /// The save-update cascade starting from `ids` only (adding one object must not rescan the
-    /// whole session).
-    pub(crate) fn cascade_save_update_from(&mut self, ids: Vec<ObjId>) -> Result<()> {
-        let mut work = ids;
-        while let Some(id) = work.pop() {
-            let meta = self.arena.entry(id).meta();
-            for (index, rel) in meta.relationships.iter().enumerate() {
-                let has_new = self
-                    .arena
-                    .entry(id)
-                    .obj
-                    .relation(index)
-                    .members
-                    .iter()
-                    .any(|m| matches!(m, Member::New(_)));
-                if !has_new {
-                    continue;
-                }
-                if !rel.cascade.contains(Cascade::SAVE_UPDATE) {
-                    return Err(Error::Config {
-                        model: meta.name,
-                        field: rel.field,
-                        message: "holds a new object but has no `save-update` cascade; add the object with `Session::add` first".into(),
-                    });
-                }
-                work.extend(self.adopt_new_members(id, index));
-            }
-        }
-        Ok(())
-    }
-
-    /// Replaces `Member::New` entries of one relationship by pending objects; returns their ids.
-    fn adopt_new_members(&mut self, owner: ObjId, index: usize) -> Vec<ObjId> {
-        let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
-        slot.before_change();
-        let members = std::mem::take(&mut slot.members);
-        let mut adopted = Vec::new();
-        let mut kept = Vec::with_capacity(members.len());
-        for member in members {
-            match member {
-                Member::New(obj) => {
-                    let id = self.insert_pending(obj);
-                    adopted.push(id);
-                    kept.push(Member::Held(id));
-                }
-                held => kept.push(held),
-            }
-        }
-        let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
-        slot.members = kept;
-        slot.loaded = true;
-        adopted
-    }
-
     /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
         self.adopt_assignments().await?;
@@ -189,14 +107,8 @@ impl Session {
             Err(err) => {
                 // A fresh transaction holds nothing but this flush: dropping it rolls it back.
                 if !fresh {
-                    let _ = self
-                        .db
-                        .control(&mut tx, "ROLLBACK TO SAVEPOINT orm_flush")
-                        .await;
-                    let _ = self
-                        .db
-                        .control(&mut tx, "RELEASE SAVEPOINT orm_flush")
-                        .await;
+                    let _ = self.db.savepoint(&mut tx, SavepointStep::RollBack).await;
+                    let _ = self.db.savepoint(&mut tx, SavepointStep::Release).await;
                     self.tx = Some(tx);
                 } else {
                     let _ = tx.rollback().await;
@@ -213,7 +125,7 @@ impl Session {
         fresh: bool,
     ) -> Result<(Generated, Captures)> {
         if !fresh {
-            self.db.control(tx, "SAVEPOINT orm_flush").await?;
+            self.db.savepoint(tx, SavepointStep::Begin).await?;
         }
         let mut generated = Generated::default();
         let mut captures = vec![Vec::new(); plan.captures];
@@ -222,7 +134,7 @@ impl Session {
                 .await?;
         }
         if !fresh {
-            self.db.control(tx, "RELEASE SAVEPOINT orm_flush").await?;
+            self.db.savepoint(tx, SavepointStep::Release).await?;
         }
         Ok((generated, captures))
     }
@@ -267,7 +179,7 @@ impl Session {
                     .await?;
             }
             Step::Delete { set } => {
-                for chunk in set.resolve(captures).chunks(dialect.max_params) {
+                for chunk in set.resolve(captures).chunks(dialect.max_params()) {
                     let statement = rowset::delete(dialect, &chunk);
                     self.db
                         .execute_in(
@@ -279,7 +191,7 @@ impl Session {
                 }
             }
             Step::Nullify { set, column } => {
-                for chunk in set.resolve(captures).chunks(dialect.max_params) {
+                for chunk in set.resolve(captures).chunks(dialect.max_params()) {
                     let statement = rowset::nullify(dialect, &chunk, *column);
                     self.db
                         .execute_in(
@@ -299,7 +211,7 @@ impl Session {
                 columns,
                 rows,
             } => {
-                for chunk in rows.chunks(dialect.max_params / 2) {
+                for chunk in rows.chunks(dialect.max_params() / 2) {
                     let values = chunk
                         .iter()
                         .flatten()
@@ -358,7 +270,7 @@ impl Session {
         let per_statement = if columns.is_empty() {
             1
         } else {
-            (dialect.max_params / columns.len()).max(1)
+            (dialect.max_params() / columns.len()).max(1)
         };
         for chunk in objects.chunks(per_statement) {
             let mut values = Vec::with_capacity(chunk.len() * columns.len());
@@ -415,7 +327,7 @@ impl Session {
                 .await?;
             return Ok(Vec::new());
         };
-        if dialect.consecutive_insert_ids {
+        if dialect.consecutive_insert_ids() {
             let outcome = self
                 .db
                 .execute_in(tx, sql::insert(dialect, model, columns, rows, None), ctx)
@@ -477,7 +389,7 @@ impl Session {
             })
             .collect();
         let per_row = columns.len() + 1;
-        for chunk in rows.chunks((dialect.max_params / per_row).max(1)) {
+        for chunk in rows.chunks((dialect.max_params() / per_row).max(1)) {
             let statement = sql::update_many(dialect, model, columns, chunk);
             let outcome = self.db.execute_in(tx, statement, ctx).await?;
             expect_rows(model, chunk.len() as u64, outcome.rows_affected)?;
@@ -618,7 +530,7 @@ impl Session {
     fn rekey_if_changed(&mut self, id: ObjId) {
         let entry = self.arena.entry(id);
         let meta = entry.meta();
-        let stored: super::state::Key = meta.primary_key.iter().map(|&c| entry.stored(c)).collect();
+        let stored: crate::arena::Key = meta.primary_key.iter().map(|&c| entry.stored(c)).collect();
         if entry.key().as_ref() != Some(&stored) {
             self.arena.forget_key_value(meta, &stored, id);
             self.arena.register_key(id);
@@ -797,13 +709,7 @@ impl Session {
         self.arena
             .iter()
             .filter(|(id, e)| e.is_live() && e.marked_delete && keep(*id))
-            .map(|(_, e)| {
-                let key = e
-                    .key()
-                    .map(|k| super::load::format_key(&k))
-                    .unwrap_or_else(|| "(new)".into());
-                format!("{} {key}", e.meta().name)
-            })
+            .map(|(_, e)| format!("{} {}", e.meta().name, e.describe_key()))
             .collect()
     }
 
@@ -821,7 +727,7 @@ impl Session {
     }
 
     async fn describe(&mut self, plan: &Plan) -> Result<crate::plan::preview::Preview> {
-        use crate::plan::preview::{self, Preview};
+        use crate::plan::preview::Preview;
         let dialect = self.db.dialect();
         let mut out = Preview {
             roots: self.marked_roots(|id| plan.deleted.contains(&id)),
@@ -838,7 +744,7 @@ impl Session {
                     distinct_keys(self.db.fetch(self.tx.as_mut(), statement, ctx).await?);
                 continue;
             }
-            if let Some((action, set, text, count)) = preview::set_sql(dialect, step) {
+            if let Some((action, set, text, count)) = describe::set_step(dialect, step) {
                 let rows = self
                     .db
                     .fetch(
@@ -858,11 +764,7 @@ impl Session {
             }
             match step {
                 Step::Insert { model, objects } => {
-                    let sql = format!(
-                        "INSERT INTO \"{}\" ... ({} rows)",
-                        model.table,
-                        objects.len()
-                    );
+                    let sql = describe::insert(dialect, model, objects.len());
                     out.record("insert", model.table, sql, objects.len() as u64);
                 }
                 Step::Update {
@@ -870,26 +772,12 @@ impl Session {
                     columns,
                     objects,
                 } => {
-                    let names: Vec<&str> = columns.iter().map(|&c| model.columns[c].name).collect();
-                    out.record(
-                        "update",
-                        model.table,
-                        format!(
-                            "UPDATE \"{}\" SET {} WHERE <key> ({} rows)",
-                            model.table,
-                            names.join(", "),
-                            objects.len()
-                        ),
-                        objects.len() as u64,
-                    );
+                    let sql = describe::update(dialect, model, columns, objects.len());
+                    out.record("update", model.table, sql, objects.len() as u64);
                 }
                 Step::AssocInsert { model, rows, .. } => {
-                    out.record(
-                        "insert",
-                        model.table,
-                        format!("INSERT INTO \"{}\" ... ({} rows)", model.table, rows.len()),
-                        rows.len() as u64,
-                    );
+                    let sql = describe::insert(dialect, model, rows.len());
+                    out.record("insert", model.table, sql, rows.len() as u64);
                 }
                 _ => {}
             }

@@ -1,8 +1,8 @@
 //! Reading rows into the session: merging them into the identity map, reloading expired objects,
 //! and loading relationships (lazily, or eagerly for many parents at once).
 
-use super::state::{Entry, ObjectState};
 use super::Session;
+use crate::arena::{Entry, ObjectState};
 use crate::backend::Row;
 use crate::column::Expr;
 use crate::database::{Action, Context};
@@ -34,7 +34,7 @@ impl Session {
     ) -> Result<Vec<ObjId>> {
         let mut ids = Vec::with_capacity(rows.len());
         for row in rows {
-            let key: crate::session::state::Key = meta
+            let key: crate::arena::Key = meta
                 .primary_key
                 .iter()
                 .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
@@ -115,7 +115,7 @@ impl Session {
                 self.arena.drop_from_collections(id);
                 Err(Error::Unavailable {
                     model: meta.name,
-                    key: format_key(&key),
+                    key: crate::arena::format_key(&key),
                     state: "deleted",
                 })
             }
@@ -252,7 +252,7 @@ impl Session {
             }
         }
         let mut by_key: HashMap<Value, ObjId> = HashMap::default();
-        for chunk in wanted.chunks(self.db.dialect().max_params.saturating_sub(8).max(1)) {
+        for chunk in wanted.chunks(self.db.dialect().max_params().saturating_sub(8).max(1)) {
             let filter = Expr::In {
                 column: link.parent_column,
                 values: chunk.to_vec(),
@@ -320,7 +320,7 @@ impl Session {
             .collect();
         let mut by_parent: HashMap<Value, Vec<ObjId>> = HashMap::default();
         let mut all = Vec::new();
-        for chunk in keys.chunks(self.db.dialect().max_params.saturating_sub(8).max(1)) {
+        for chunk in keys.chunks(self.db.dialect().max_params().saturating_sub(8).max(1)) {
             let filter = Expr::In {
                 column: link.fk_column,
                 values: chunk.to_vec(),
@@ -342,18 +342,5 @@ impl Session {
             }
         }
         Ok(all)
-    }
-}
-
-pub(crate) fn format_key(key: &[Value]) -> String {
-    match key {
-        [single] => single.to_string(),
-        many => format!(
-            "({})",
-            many.iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }

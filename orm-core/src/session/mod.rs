@@ -6,20 +6,21 @@
 
 mod access;
 mod assign;
+mod collect;
 mod flush;
 mod load;
+mod members;
 mod query;
-pub(crate) mod state;
 
+pub use crate::arena::ObjectState;
 pub use access::RelationValue;
 pub use query::Query;
-pub use state::ObjectState;
 
+use crate::arena::{Arena, Entry};
 use crate::backend::Transaction;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::model::{Handle, Model, ObjId};
-use state::{Arena, Entry};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -68,6 +69,14 @@ impl IntoKey for &str {
 impl<A: crate::SqlValue, B: crate::SqlValue> IntoKey for (A, B) {
     fn into_key(self) -> Vec<crate::Value> {
         vec![self.0.to_value(), self.1.to_value()]
+    }
+}
+
+// Defined here, not in `database.rs`, so that the database layer does not know the session.
+impl Database {
+    /// A new session on this database.
+    pub fn session(&self) -> Session {
+        Session::new(self.clone())
     }
 }
 
@@ -122,17 +131,6 @@ impl Session {
         id
     }
 
-    /// Adds a new object (and, through `save-update`, the new objects its relationships hold).
-    /// It is inserted at the next flush.
-    pub fn add<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
-        self.register::<T>()?;
-        // Refuse before anything enters the session, so that an error leaves it as it was.
-        flush::check_save_update(&object)?;
-        let id = self.insert_pending(Box::new(object));
-        self.cascade_save_update_from(vec![id])?;
-        Ok(Handle::new(self.id, id))
-    }
-
     /// Checks that a handle belongs to this session and its object is still held.
     pub(crate) fn check<T: Model>(&self, handle: Handle<T>) -> Result<ObjId> {
         if handle.session != self.id {
@@ -143,10 +141,7 @@ impl Session {
         match self.arena.get(handle.id) {
             Some(entry) if entry.state == ObjectState::Deleted => Err(Error::Unavailable {
                 model: T::META.name,
-                key: entry
-                    .key()
-                    .map(|k| load::format_key(&k))
-                    .unwrap_or_else(|| "(new)".into()),
+                key: entry.describe_key(),
                 state: "deleted",
             }),
             Some(_) => Ok(handle.id),
@@ -245,7 +240,7 @@ impl Session {
     pub async fn commit(&mut self) -> Result<()> {
         self.flush().await?;
         if let Some(tx) = self.tx.take() {
-            self.db.count_statement("COMMIT");
+            self.db.count_end(crate::sql::TransactionEnd::Commit);
             if let Err(failure) = tx.commit().await {
                 // The transaction is gone: the session forgets what it had written in it.
                 self.discard_transaction();
@@ -271,7 +266,7 @@ impl Session {
     /// in it leave the session, every object is expired, pending deletions are forgotten.
     pub async fn rollback(&mut self) -> Result<()> {
         if let Some(tx) = self.tx.take() {
-            self.db.count_statement("ROLLBACK");
+            self.db.count_end(crate::sql::TransactionEnd::Rollback);
             let _ = tx.rollback().await;
         }
         self.discard_transaction();

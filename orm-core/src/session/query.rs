@@ -178,7 +178,7 @@ impl<'s, T: Model> Query<'s, T> {
                 None => unloaded.push(key.clone()),
             }
         }
-        let keys_held: Vec<crate::session::state::Key> = unloaded
+        let keys_held: Vec<crate::arena::Key> = unloaded
             .into_iter()
             .map(|k| k.into_iter().collect())
             .collect();

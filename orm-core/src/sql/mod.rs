@@ -1,10 +1,17 @@
 //! SQL rendering per [`Dialect`]: every statement the ORM runs is built here, with values bound as
 //! parameters, never spliced into the text. Rendering is pure and tested without a database.
+//! What differs between databases is behaviour of the [`Dialect`] trait (`dialect.rs`); the
+//! planner's row sets are rendered in `rowset.rs`.
 
-use crate::backend::{Dialect, Placeholder};
+pub(crate) mod describe;
+mod dialect;
+pub(crate) mod rowset;
+
+pub use dialect::{Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
+
 use crate::column::Expr;
 use crate::meta::ModelMeta;
-use crate::value::{SqlType, Value};
+use crate::value::Value;
 
 /// A rendered statement: its text and the values bound to its parameters, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,9 +22,11 @@ pub struct Statement {
     pub params: Vec<Value>,
 }
 
-/// Builds one statement's text and parameters together so that they cannot drift apart.
-pub(crate) struct SqlBuilder {
-    dialect: &'static Dialect,
+/// Builds one statement's text and parameters together so that they cannot drift apart. A
+/// [`Dialect`] writes its own spellings through it.
+#[derive(Debug)]
+pub struct SqlBuilder {
+    dialect: &'static dyn Dialect,
     sql: String,
     params: Vec<Value>,
     /// Placeholders written for values supplied in one piece (`insert`).
@@ -25,7 +34,7 @@ pub(crate) struct SqlBuilder {
 }
 
 impl SqlBuilder {
-    pub(crate) fn new(dialect: &'static Dialect) -> Self {
+    pub(crate) fn new(dialect: &'static dyn Dialect) -> Self {
         SqlBuilder {
             dialect,
             sql: String::with_capacity(128),
@@ -34,20 +43,20 @@ impl SqlBuilder {
         }
     }
 
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+    /// Appends SQL text.
+    pub fn push(&mut self, text: &str) -> &mut Self {
         self.sql.push_str(text);
         self
     }
 
-    /// A quoted identifier; embedded quotes are doubled.
-    pub(crate) fn ident(&mut self, name: &str) -> &mut Self {
-        self.sql.push('"');
-        self.sql.push_str(&name.replace('"', "\"\""));
-        self.sql.push('"');
+    /// Appends a quoted identifier, as the dialect quotes it.
+    pub fn ident(&mut self, name: &str) -> &mut Self {
+        self.dialect.quote_identifier(&mut self.sql, name);
         self
     }
 
-    pub(crate) fn param(&mut self, value: Value) -> &mut Self {
+    /// Binds a value and appends its placeholder.
+    pub fn param(&mut self, value: Value) -> &mut Self {
         self.params.push(value);
         self.placeholder_for(self.params.len())
     }
@@ -59,17 +68,12 @@ impl SqlBuilder {
     }
 
     fn placeholder_for(&mut self, number: usize) -> &mut Self {
-        match self.dialect.placeholder {
-            Placeholder::Question => self.sql.push('?'),
-            Placeholder::Dollar => {
-                self.sql.push('$');
-                self.sql.push_str(&number.to_string());
-            }
-        }
+        self.dialect.placeholder(&mut self.sql, number);
         self
     }
 
-    fn list<T>(
+    /// Appends `each` of `items`, separated by commas.
+    pub fn list<T>(
         &mut self,
         items: impl IntoIterator<Item = T>,
         mut each: impl FnMut(&mut Self, T),
@@ -162,7 +166,7 @@ pub(crate) struct Window {
 
 /// `SELECT ... FROM t [WHERE filter] [ORDER BY ...] [LIMIT ...]`.
 pub(crate) fn select(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     meta: &ModelMeta,
     filter: Option<&Expr>,
     window: &Window,
@@ -186,13 +190,11 @@ fn window_clause(b: &mut SqlBuilder, meta: &ModelMeta, window: &Window) {
                 b.push(" OFFSET ").param(Value::Integer(clamp(offset)));
             }
         }
-        // SQLite needs a LIMIT before OFFSET; -1 means none there, and PostgreSQL accepts ALL.
+        // Some databases need a LIMIT before OFFSET: the dialect says how to write "none".
         (None, Some(offset)) => {
-            let none = match b.dialect.placeholder {
-                Placeholder::Dollar => " LIMIT ALL",
-                Placeholder::Question => " LIMIT -1",
-            };
-            b.push(none)
+            let none = b.dialect.no_limit();
+            b.push(" LIMIT ")
+                .push(none)
                 .push(" OFFSET ")
                 .param(Value::Integer(clamp(offset)));
         }
@@ -213,7 +215,7 @@ fn where_clause(b: &mut SqlBuilder, meta: &ModelMeta, filter: Option<&Expr>) {
 
 /// `SELECT COUNT(*) FROM t [WHERE filter]`.
 pub(crate) fn count(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     meta: &ModelMeta,
     filter: Option<&Expr>,
 ) -> Statement {
@@ -242,7 +244,7 @@ pub(crate) fn key_filter(meta: &ModelMeta, key: &[Value]) -> Expr {
 /// column), so that a batch of 10,000 rows is one vector, not 10,000; `returning` names the
 /// generated key column to read back, if any.
 pub(crate) fn insert(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     meta: &ModelMeta,
     columns: &[usize],
     values: Vec<Value>,
@@ -279,7 +281,7 @@ pub(crate) fn insert(
 
 /// `UPDATE t SET c = ?, ... WHERE <primary key>`.
 pub(crate) fn update(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     meta: &ModelMeta,
     set: Vec<(usize, Value)>,
     key: &[Value],
@@ -298,7 +300,7 @@ pub(crate) fn update(
 /// rows, each with its own values, in one statement joined on the key (single-column keys).
 /// A `CASE pk WHEN ...` would be tested branch by branch for every row: quadratic.
 pub(crate) fn update_many(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     meta: &ModelMeta,
     columns: &[usize],
     rows: &[(Value, Vec<Value>)],
@@ -313,38 +315,14 @@ pub(crate) fn update_many(
             .push(".");
         b.ident(&format!("column{}", i + 2));
     });
-    b.push(" FROM (VALUES ");
-    b.list(rows.iter(), |b, (k, values)| {
-        b.push("(").param(k.clone());
-        for v in values {
-            b.push(", ").param(v.clone());
-        }
-        b.push(")");
-    });
-    b.push(") AS ")
-        .ident("orm_v")
-        .push(" WHERE ")
-        .ident(meta.table)
-        .push(".")
-        .ident(key);
+    dialect.update_from_values(&mut b, rows, "orm_v");
+    b.push(" WHERE ").ident(meta.table).push(".").ident(key);
     b.push(" = ").ident("orm_v").push(".").ident("column1");
     b.finish()
 }
 
-/// The SQL type name of a column for `dialect`.
-pub(crate) fn type_name(dialect: &Dialect, ty: SqlType) -> &'static str {
-    let names = &dialect.type_names;
-    match ty {
-        SqlType::Integer => names.integer,
-        SqlType::Real => names.real,
-        SqlType::Text => names.text,
-        SqlType::Blob => names.blob,
-        SqlType::Boolean => names.boolean,
-    }
-}
-
 /// `CREATE TABLE IF NOT EXISTS` with keys, uniqueness and `FOREIGN KEY ... ON DELETE` clauses.
-pub(crate) fn create_table(dialect: &'static Dialect, meta: &ModelMeta) -> Statement {
+pub(crate) fn create_table(dialect: &'static dyn Dialect, meta: &ModelMeta) -> Statement {
     let mut b = SqlBuilder::new(dialect);
     b.push("CREATE TABLE IF NOT EXISTS ")
         .ident(meta.table)
@@ -353,10 +331,10 @@ pub(crate) fn create_table(dialect: &'static Dialect, meta: &ModelMeta) -> State
     b.list(meta.columns.iter(), |b, column| {
         b.ident(column.name).push(" ");
         if column.generated {
-            b.push(dialect.generated_key);
+            b.push(dialect.generated_key());
             return;
         }
-        b.push(type_name(dialect, column.sql_type));
+        b.push(dialect.type_name(column.sql_type));
         if !column.nullable {
             b.push(" NOT NULL");
         }
@@ -385,7 +363,7 @@ pub(crate) fn create_table(dialect: &'static Dialect, meta: &ModelMeta) -> State
 
 /// One `CREATE INDEX IF NOT EXISTS` per foreign-key or `index` column: without them every
 /// cascade scans the child table.
-pub(crate) fn create_indexes(dialect: &'static Dialect, meta: &ModelMeta) -> Vec<Statement> {
+pub(crate) fn create_indexes(dialect: &'static dyn Dialect, meta: &ModelMeta) -> Vec<Statement> {
     meta.columns
         .iter()
         .filter(|c| {
@@ -408,8 +386,58 @@ pub(crate) fn create_indexes(dialect: &'static Dialect, meta: &ModelMeta) -> Vec
         .collect()
 }
 
+/// Savepoint control: every flush after the first of a transaction runs under one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SavepointStep {
+    Begin,
+    Release,
+    RollBack,
+}
+
+/// The savepoint statement of `step` for savepoint `name`.
+pub(crate) fn savepoint(
+    dialect: &'static dyn Dialect,
+    step: SavepointStep,
+    name: &str,
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    match step {
+        SavepointStep::Begin => dialect.savepoint(&mut b, name),
+        SavepointStep::Release => dialect.release_savepoint(&mut b, name),
+        SavepointStep::RollBack => dialect.rollback_to_savepoint(&mut b, name),
+    }
+    b.finish()
+}
+
+/// How a transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransactionEnd {
+    Commit,
+    Rollback,
+}
+
+/// The statement a backend's driver runs to begin a transaction (for the log and the count).
+pub(crate) fn transaction_begin() -> Statement {
+    Statement {
+        sql: "BEGIN".into(),
+        params: Vec::new(),
+    }
+}
+
+/// The statement a backend's driver runs to end a transaction (for the log and the count).
+pub(crate) fn transaction_end(end: TransactionEnd) -> Statement {
+    let sql = match end {
+        TransactionEnd::Commit => "COMMIT",
+        TransactionEnd::Rollback => "ROLLBACK",
+    };
+    Statement {
+        sql: sql.into(),
+        params: Vec::new(),
+    }
+}
+
 /// `DROP TABLE IF EXISTS t`.
-pub(crate) fn drop_table(dialect: &'static Dialect, meta: &ModelMeta) -> Statement {
+pub(crate) fn drop_table(dialect: &'static dyn Dialect, meta: &ModelMeta) -> Statement {
     let mut b = SqlBuilder::new(dialect);
     b.push("DROP TABLE IF EXISTS ").ident(meta.table);
     b.finish()
@@ -417,7 +445,7 @@ pub(crate) fn drop_table(dialect: &'static Dialect, meta: &ModelMeta) -> Stateme
 
 /// `SELECT target.* FROM target JOIN assoc ON ... WHERE assoc.owner_fk = ?` (many-to-many).
 pub(crate) fn select_through(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     target: &ModelMeta,
     target_link: crate::schema::Link,
     owner_link: crate::schema::Link,
@@ -452,7 +480,7 @@ pub(crate) fn select_through(
 
 /// `SELECT <columns> FROM t [WHERE filter] [ORDER BY ...] [LIMIT ...]`.
 pub(crate) fn select_columns(
-    dialect: &'static Dialect,
+    dialect: &'static dyn Dialect,
     meta: &ModelMeta,
     columns: &[usize],
     filter: Option<&Expr>,
@@ -471,8 +499,9 @@ pub(crate) fn select_columns(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::dialects::{POSTGRES, SQLITE};
+    use super::{POSTGRES, SQLITE};
     use crate::meta::{ColumnMeta, ForeignKeyMeta, OnDelete};
+    use crate::value::SqlType;
 
     const fn column(name: &'static str, sql_type: SqlType, primary_key: bool) -> ColumnMeta {
         ColumnMeta {

@@ -1,5 +1,6 @@
-//! The session's arena: every object it holds, its lifecycle state, its loaded snapshot, and the
-//! identity map from (table, primary key) to object.
+//! The object arena: every object a session holds, its lifecycle state, its loaded snapshot, and
+//! the identity map from (table, primary key) to object. It sits below both the planner (which
+//! reads it) and the session (which owns and changes it).
 
 use crate::meta::ModelMeta;
 use crate::model::{AnyModel, ObjId, SlotStamp};
@@ -97,6 +98,13 @@ impl Entry {
                 .collect();
             self.written_relations = Some(written);
         }
+    }
+
+    /// The key for messages ("5", "(1, 2)"), or "(new)" before it is known.
+    pub(crate) fn describe_key(&self) -> String {
+        self.key()
+            .map(|k| format_key(&k))
+            .unwrap_or_else(|| "(new)".into())
     }
 
     pub(crate) fn is_live(&self) -> bool {
@@ -349,5 +357,19 @@ impl<V> std::ops::Index<&ObjId> for ObjMap<V> {
     fn index(&self, id: &ObjId) -> &V {
         self.get(id)
             .unwrap_or_else(|| unreachable!("no entry for object #{}", id.0))
+    }
+}
+
+/// A primary key as messages show it: "5", or "(1, 2)" for a composite key.
+pub(crate) fn format_key(key: &[Value]) -> String {
+    match key {
+        [single] => single.to_string(),
+        many => format!(
+            "({})",
+            many.iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

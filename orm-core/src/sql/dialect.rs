@@ -1,0 +1,176 @@
+//! What differs between databases, as behaviour: a backend implements [`Dialect`] and overrides
+//! what its database spells differently; the rendering functions call these methods and never
+//! branch on which database they render for.
+
+use super::SqlBuilder;
+use crate::value::SqlType;
+use std::fmt;
+
+/// How SQL is written for one database. The provided methods render standard SQL that SQLite
+/// (3.35 or later) and PostgreSQL both accept; a dialect overrides the ones its database spells
+/// differently (see "Adding a backend" in `docs/dev/architecture.md`).
+pub trait Dialect: fmt::Debug + Send + Sync + 'static {
+    /// A name for messages and logs.
+    fn name(&self) -> &'static str;
+
+    /// Writes the placeholder of bound parameter `number` (counted from 1).
+    fn placeholder(&self, sql: &mut String, number: usize);
+
+    /// The most bound parameters one statement may carry; key lists are chunked under it.
+    fn max_params(&self) -> usize;
+
+    /// The SQL type name of a column type.
+    fn type_name(&self, ty: SqlType) -> &'static str;
+
+    /// The column definition of a database-generated integer primary key.
+    fn generated_key(&self) -> &'static str;
+
+    /// What `LIMIT` says for "no limit", for an `OFFSET` without a limit where the database
+    /// requires a `LIMIT` before it.
+    fn no_limit(&self) -> &'static str;
+
+    /// Writes a quoted identifier (ANSI double quotes, embedded quotes doubled).
+    fn quote_identifier(&self, sql: &mut String, name: &str) {
+        sql.push('"');
+        sql.push_str(&name.replace('"', "\"\""));
+        sql.push('"');
+    }
+
+    /// Whether `INSERT ... RETURNING` is available (generated keys are read back with it).
+    fn supports_returning(&self) -> bool {
+        true
+    }
+
+    /// Whether a multi-row INSERT into a table with a generated integer key assigns consecutive
+    /// keys ending at the connection's last insert id (saves a RETURNING where it holds).
+    fn consecutive_insert_ids(&self) -> bool {
+        false
+    }
+
+    /// `SAVEPOINT name`: later flushes of a transaction run under one, so that a failed flush
+    /// undoes only itself.
+    fn savepoint(&self, b: &mut SqlBuilder, name: &str) {
+        b.push("SAVEPOINT ").ident(name);
+    }
+
+    /// `RELEASE SAVEPOINT name`.
+    fn release_savepoint(&self, b: &mut SqlBuilder, name: &str) {
+        b.push("RELEASE SAVEPOINT ").ident(name);
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`.
+    fn rollback_to_savepoint(&self, b: &mut SqlBuilder, name: &str) {
+        b.push("ROLLBACK TO SAVEPOINT ").ident(name);
+    }
+
+    /// The source of a multi-row UPDATE, joined on the key as `alias.column1` (the key) and
+    /// `alias.column2...` (the values): `FROM (VALUES (?, ?), ...) AS alias`.
+    fn update_from_values(
+        &self,
+        b: &mut SqlBuilder,
+        rows: &[(crate::Value, Vec<crate::Value>)],
+        alias: &str,
+    ) {
+        b.push(" FROM (VALUES ");
+        b.list(rows.iter(), |b, (key, values)| {
+            b.push("(").param(key.clone());
+            for value in values {
+                b.push(", ").param(value.clone());
+            }
+            b.push(")");
+        });
+        b.push(") AS ").ident(alias);
+    }
+
+    /// The start of a recursive common table expression (`WITH RECURSIVE`), with which a whole
+    /// self-referential subtree is found in one statement.
+    fn with_recursive(&self) -> &'static str {
+        "WITH RECURSIVE "
+    }
+}
+
+/// SQLite 3.35 or later (for `RETURNING`).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Sqlite;
+
+/// The SQLite dialect.
+pub static SQLITE: Sqlite = Sqlite;
+
+impl Dialect for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn placeholder(&self, sql: &mut String, _number: usize) {
+        sql.push('?');
+    }
+
+    fn max_params(&self) -> usize {
+        // SQLITE_MAX_VARIABLE_NUMBER defaults to 32766 since SQLite 3.32.
+        32_766
+    }
+
+    fn type_name(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::Integer => "INTEGER",
+            SqlType::Real => "REAL",
+            SqlType::Text => "TEXT",
+            SqlType::Blob => "BLOB",
+            SqlType::Boolean => "BOOLEAN",
+        }
+    }
+
+    fn generated_key(&self) -> &'static str {
+        "INTEGER PRIMARY KEY"
+    }
+
+    fn no_limit(&self) -> &'static str {
+        "-1"
+    }
+
+    fn consecutive_insert_ids(&self) -> bool {
+        true
+    }
+}
+
+/// PostgreSQL (for the coming `orm-postgres` backend; rendering is tested today).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Postgres;
+
+/// The PostgreSQL dialect.
+pub static POSTGRES: Postgres = Postgres;
+
+impl Dialect for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn placeholder(&self, sql: &mut String, number: usize) {
+        sql.push('$');
+        sql.push_str(&number.to_string());
+    }
+
+    fn max_params(&self) -> usize {
+        65_535
+    }
+
+    fn type_name(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::Integer => "BIGINT",
+            SqlType::Real => "DOUBLE PRECISION",
+            SqlType::Text => "TEXT",
+            SqlType::Blob => "BYTEA",
+            SqlType::Boolean => "BOOLEAN",
+        }
+    }
+
+    fn generated_key(&self) -> &'static str {
+        "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    }
+
+    fn no_limit(&self) -> &'static str {
+        "ALL"
+    }
+}

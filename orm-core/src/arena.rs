@@ -9,7 +9,7 @@ use crate::value::Value;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The lifecycle state of an object held by a session (SEMANTICS.md §8).
+/// The lifecycle state of an object held by a session (docs/dev/semantics.md §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ObjectState {
     /// Added, not yet inserted.

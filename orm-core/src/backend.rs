@@ -22,6 +22,7 @@ pub type Row = Vec<Value>;
 
 /// What a write statement reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecOutcome {
     /// Rows inserted, updated or deleted.
     pub rows_affected: u64,
@@ -29,8 +30,20 @@ pub struct ExecOutcome {
     pub last_insert_id: Option<i64>,
 }
 
+impl ExecOutcome {
+    /// The outcome of a write: rows affected and, where the backend has one, the last
+    /// generated key of the connection.
+    pub fn new(rows_affected: u64, last_insert_id: Option<i64>) -> Self {
+        ExecOutcome {
+            rows_affected,
+            last_insert_id,
+        }
+    }
+}
+
 /// The kind of a driver failure, so that the session can build a precise [`Error`](crate::Error).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FailureKind {
     /// A constraint was violated.
     Constraint(ConstraintKind),
@@ -46,11 +59,22 @@ pub enum FailureKind {
 
 /// A failure reported by a backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DbFailure {
     /// Its kind.
     pub kind: FailureKind,
     /// The driver's message.
     pub message: String,
+}
+
+impl DbFailure {
+    /// A failure of `kind`, with the driver's message.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        DbFailure {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for DbFailure {

@@ -27,6 +27,7 @@ impl<M: Model, T> fmt::Debug for Column<M, T> {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CmpOp {
     /// `=`
     Eq,
@@ -57,6 +58,7 @@ impl CmpOp {
 
 /// An untyped filter expression over the columns of one model.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Expr {
     /// `column op value`.
     Compare {

@@ -159,7 +159,7 @@ pub enum Error {
         child_key: String,
     },
 
-    /// A flush would have to null a foreign key that cannot be NULL (SEMANTICS D6); refused
+    /// A flush would have to null a foreign key that cannot be NULL (docs/dev/semantics.md D6); refused
     /// before any delete, and nothing of the flush is applied.
     #[error(
         "{when} would set `{child}.{column}` to NULL through `{parent}::{field}`, but that column \

@@ -17,6 +17,8 @@
 //! assert_eq!(User::META.columns[1].name, "name");
 //! ```
 
+#![warn(missing_docs)]
+
 // Lets the derive's `::orm_core::...` paths resolve inside this crate's own tests.
 extern crate self as orm_core;
 

@@ -6,6 +6,8 @@ use std::hash::{Hash, Hasher};
 
 /// The SQL type of a column, chosen from the Rust type of its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Deliberately exhaustive, like `Value`: a new storage class must be named by every dialect,
+// and the compiler should say where.
 pub enum SqlType {
     /// A 64-bit (or smaller) integer.
     Integer,
@@ -21,6 +23,8 @@ pub enum SqlType {
 
 /// One SQL value. Parameters are always bound as `Value`s, never spliced into SQL text.
 #[derive(Debug, Clone, PartialEq)]
+// Deliberately not `#[non_exhaustive]`: every backend binds and decodes each variant, and a
+// new variant must be a compile error there, not a wildcard arm that mishandles it.
 pub enum Value {
     /// SQL `NULL`.
     Null,

@@ -119,10 +119,7 @@ fn connect_error(url: &str, err: sqlx::Error) -> Error {
 }
 
 fn outcome(result: SqliteQueryResult) -> ExecOutcome {
-    ExecOutcome {
-        rows_affected: result.rows_affected(),
-        last_insert_id: Some(result.last_insert_rowid()),
-    }
+    ExecOutcome::new(result.rows_affected(), Some(result.last_insert_rowid()))
 }
 
 fn decode_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<Row>, DbFailure> {

@@ -64,8 +64,8 @@ fn decode<'r, T: Decode<'r, Sqlite>>(
 }
 
 fn decode_failure(index: usize, why: &str) -> DbFailure {
-    DbFailure {
-        kind: FailureKind::Other,
-        message: format!("cannot decode result column {index}: {why}"),
-    }
+    DbFailure::new(
+        FailureKind::Other,
+        format!("cannot decode result column {index}: {why}"),
+    )
 }

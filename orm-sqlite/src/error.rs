@@ -62,7 +62,7 @@ pub(crate) fn missing_table(message: &str) -> Option<String> {
 }
 
 fn failure(kind: FailureKind, message: String) -> DbFailure {
-    DbFailure { kind, message }
+    DbFailure::new(kind, message)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@
 //!
 //! [`Backend::close`]: orm_core::backend::Backend::close
 
+#![warn(missing_docs)]
+
 mod backend;
 mod convert;
 mod error;

@@ -8,10 +8,13 @@ use std::time::Duration;
 /// use orm_sqlite::SqliteOptions;
 /// use std::time::Duration;
 ///
-/// let options = SqliteOptions { max_connections: 4, ..SqliteOptions::default() };
+/// let options = SqliteOptions::default()
+///     .max_connections(4)
+///     .acquire_timeout(Duration::from_secs(2));
 /// assert_eq!(options.busy_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SqliteOptions {
     /// The most connections the pool opens to a file database (at least 1). Ignored for an
     /// in-memory database, which always has exactly one connection.
@@ -35,6 +38,24 @@ impl Default for SqliteOptions {
 }
 
 impl SqliteOptions {
+    /// Sets [`max_connections`](Self::max_connections).
+    pub fn max_connections(mut self, connections: u32) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// Sets [`busy_timeout`](Self::busy_timeout).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets [`acquire_timeout`](Self::acquire_timeout).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
     /// `max_connections`, raised to 1 if it was 0.
     pub(crate) fn pool_size(&self) -> u32 {
         self.max_connections.max(1)

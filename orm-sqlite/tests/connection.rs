@@ -12,10 +12,7 @@ use std::time::Duration;
 const POOL: u32 = 4;
 
 fn pool_of(max_connections: u32) -> SqliteOptions {
-    SqliteOptions {
-        max_connections,
-        ..SqliteOptions::default()
-    }
+    SqliteOptions::default().max_connections(max_connections)
 }
 
 /// Holds `POOL` transactions at once, so each runs on its own pooled connection.
@@ -74,10 +71,7 @@ async fn file_databases_use_wal_normal_sync_and_a_busy_timeout_on_every_connecti
 
 #[tokio::test]
 async fn busy_timeout_comes_from_the_options() {
-    let options = SqliteOptions {
-        busy_timeout: Duration::from_millis(1234),
-        ..pool_of(1)
-    };
+    let options = pool_of(1).busy_timeout(Duration::from_millis(1234));
     let db = file_db(options).await;
     assert_eq!(
         scalar(&db.backend, "PRAGMA busy_timeout").await,
@@ -151,10 +145,7 @@ async fn each_in_memory_connect_is_a_separate_database() {
 
 #[tokio::test]
 async fn an_in_memory_database_has_one_connection_so_a_second_session_times_out() {
-    let options = SqliteOptions {
-        acquire_timeout: Duration::from_millis(200),
-        ..pool_of(8)
-    };
+    let options = pool_of(8).acquire_timeout(Duration::from_millis(200));
     let backend = memory_with(options).await;
     let tx = begin(&backend).await;
     let waiting = backend

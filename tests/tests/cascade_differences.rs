@@ -1,4 +1,4 @@
-//! SEMANTICS.md §9: where we deliberately differ from SQLAlchemy, one or more tests per rule that
+//! docs/dev/semantics.md §9: where we deliberately differ from SQLAlchemy, one or more tests per rule that
 //! is observable at run time (D1 is a compile error, tested by the compile-fail suite; D3 is
 //! tested in seeds.rs with a pooled file database; D11 previews are also asserted in seeds.rs and
 //! cascade_o2m.rs).

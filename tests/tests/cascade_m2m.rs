@@ -1,4 +1,4 @@
-//! SEMANTICS.md §4: many-to-many through an association model, including `delete` on a
+//! docs/dev/semantics.md §4: many-to-many through an association model, including `delete` on a
 //! many-to-many (the related objects are deleted too).
 
 mod cascade_support;

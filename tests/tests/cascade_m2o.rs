@@ -1,4 +1,4 @@
-//! SEMANTICS.md §3: deleting a child of a many-to-one (the foreign key is on this side), with
+//! docs/dev/semantics.md §3: deleting a child of a many-to-one (the foreign key is on this side), with
 //! `delete` on the many-to-one (allowed with `single_parent = true`, D1) and with `delete-orphan`.
 
 mod cascade_support;

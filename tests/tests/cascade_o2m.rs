@@ -1,4 +1,4 @@
-//! SEMANTICS.md §2: deleting a parent of a one-to-many (the foreign key is on the children).
+//! docs/dev/semantics.md §2: deleting a parent of a one-to-many (the foreign key is on the children).
 
 mod cascade_support;
 

@@ -1,4 +1,4 @@
-//! SEMANTICS.md §5 (orphans and single parents) and the `delete-orphan` row of §1.
+//! docs/dev/semantics.md §5 (orphans and single parents) and the `delete-orphan` row of §1.
 //!
 //! "A NULL inside a collection is an error at flush" cannot be expressed with this API: a
 //! collection holds handles or new objects, never a NULL.

@@ -1,4 +1,4 @@
-//! SEMANTICS.md §6 (saving), §7 (order of statements, mutual foreign keys, one transaction), §8
+//! docs/dev/semantics.md §6 (saving), §7 (order of statements, mutual foreign keys, one transaction), §8
 //! (session state around flush, commit and rollback), and the non-delete tokens of §1.
 
 mod cascade_support;

@@ -1,4 +1,4 @@
-//! SEMANTICS.md §7, self-referential tables: subtree deletes, re-rooting, parent-first inserts.
+//! docs/dev/semantics.md §7, self-referential tables: subtree deletes, re-rooting, parent-first inserts.
 //! (The fixtures of the delete tests are written with raw SQL, so that they do not depend on the
 //! ORM's inserts of self-referential rows, tested by `nested_tree_is_inserted_parent_first`.)
 

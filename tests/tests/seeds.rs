@@ -1,6 +1,6 @@
 //! Every scenario of the three seed documents (`/work/shared/seeds/`), reproduced with this
 //! project's API, asserting the row counts the documents print. Where a document shows a bug or
-//! a trap, the test asserts this project's answer to it instead (SEMANTICS.md §9):
+//! a trap, the test asserts this project's answer to it instead (docs/dev/semantics.md §9):
 //!
 //! - the SET NULL gotcha of the Q&A thread is gone: a foreign key declared
 //!   `on_delete = "cascade"` is never nulled first, with or without `passive_deletes` (D2);
@@ -109,7 +109,7 @@ fn blog_user(name: &str, fullname: &str, nickname: &str, emails: &[&str]) -> Blo
 }
 
 /// Blog, part 1: `joinedload` jack, `session.delete(jack)`; the user count is 0 and the two
-/// addresses survive (2), their foreign key set to NULL (the default cascade, SEMANTICS §2).
+/// addresses survive (2), their foreign key set to NULL (the default cascade, docs/dev/semantics.md §2).
 #[tokio::test]
 async fn blog_delete_without_cascade_keeps_addresses_with_null_user() -> Result<()> {
     let t = cascade_support::memory(&[PlainUser::META, PlainAddress::META]).await;

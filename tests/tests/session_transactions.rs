@@ -1,4 +1,4 @@
-//! The session's unit of work across flush, commit and rollback (issue 2, item 4; SEMANTICS.md §8):
+//! The session's unit of work across flush, commit and rollback (issue 2, item 4; docs/dev/semantics.md §8):
 //! delete and object states, autoflush, expire on commit, all-or-nothing flushes that leave the
 //! session usable, batched inserts, `Send` sessions in `tokio::spawn`, and file databases.
 

@@ -1,7 +1,7 @@
 //! The flush plan: an ordered list of steps computed by a pure function of the session's state
 //! and the static metadata ([`planner::plan_flush`]), then executed in one transaction.
 //!
-//! Order of steps (SEMANTICS.md §7): guards (reads that refuse impossible nulling before any
+//! Order of steps (docs/dev/semantics.md §7): guards (reads that refuse impossible nulling before any
 //! write), updates whose new values are already known (so that children moved away from a deleted
 //! parent escape its cascade), association-row deletes, cascaded deletes and nullings
 //! (referencing rows first), inserts (referenced rows first), updates that point at rows inserted

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// One statement of a previewed flush.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PlannedStatement {
     /// What it does: "delete", "set null", "insert", "update", "check".
     pub action: &'static str,
@@ -18,6 +19,7 @@ pub struct PlannedStatement {
 
 /// Per-table totals of a previewed flush.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableEffect {
     /// The table.
     pub table: &'static str,
@@ -34,6 +36,7 @@ pub struct TableEffect {
 /// What a flush (or a delete) would do, without doing it. Its `Display` is meant for people:
 /// "deleting User 5 deletes 2 rows of addresses, deletes 1 row of users".
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Preview {
     /// Descriptions of the objects explicitly deleted ("User 5").
     pub roots: Vec<String>,

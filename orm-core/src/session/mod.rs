@@ -10,6 +10,7 @@ mod collect;
 mod flush;
 mod load;
 mod members;
+mod single_parent;
 mod query;
 
 pub use crate::arena::ObjectState;

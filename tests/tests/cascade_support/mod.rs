@@ -32,10 +32,7 @@ pub async fn file(models: &[&'static ModelMeta], connections: u32) -> TestDb {
     orm_tests::init_logging();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let options = SqliteOptions {
-        max_connections: connections,
-        ..SqliteOptions::default()
-    };
+    let options = SqliteOptions::default().max_connections(connections);
     open(&url, options, Some(dir), models).await
 }
 

@@ -25,7 +25,7 @@ impl Planner<'_> {
                     return Ok(());
                 }
                 // `delete` on a many-to-many: read the related keys, drop every association row
-                // of those objects (also with other owners), then delete them (SEMANTICS §4).
+                // of those objects (also with other owners), then delete them (docs/dev/semantics.md §4).
                 let targets =
                     self.capture(&rows, target.fk_column, target.parent, target.parent_column);
                 self.plan.steps.push(Step::Delete { set: rows });

@@ -40,7 +40,7 @@ impl Planner<'_> {
 
     /// When rows of two tables that reference each other are both deleted, the rows deleted later
     /// still reference the rows deleted first: their key is nulled before any delete
-    /// (SQLAlchemy's `post_update`, SEMANTICS §7).
+    /// (SQLAlchemy's `post_update`, docs/dev/semantics.md §7).
     pub(super) fn break_cycles_between_groups(
         &mut self,
         groups: &[RowSet],
@@ -65,7 +65,7 @@ impl Planner<'_> {
     }
 
     /// Association rows that reference objects deleted through a many-to-many `delete`, also
-    /// those linking them to other owners (SEMANTICS §4).
+    /// those linking them to other owners (docs/dev/semantics.md §4).
     pub(super) fn plan_assoc_cleanups(&mut self) {
         for (link, target) in std::mem::take(&mut self.assoc_cleanups) {
             let Some(key) = self
@@ -90,7 +90,7 @@ impl Planner<'_> {
         for (model, columns, values) in std::mem::take(&mut self.assoc_removes) {
             let (a, b) = normalise(columns, values);
             if !seen.insert((model.table, a.clone(), b.clone())) {
-                continue; // the same association row is never deleted twice (SEMANTICS §4)
+                continue; // the same association row is never deleted twice (docs/dev/semantics.md §4)
             }
             let expr = crate::column::Expr::And(vec![
                 crate::column::Expr::Compare {

@@ -200,7 +200,7 @@ impl Planner<'_> {
 
     /// A stored row that lost its parent through a link owned by a `delete-orphan` relationship
     /// (removed from the parent's collection, or its own reference set to None, whichever side
-    /// is loaded) and has none now is deleted (SEMANTICS §5).
+    /// is loaded) and has none now is deleted (docs/dev/semantics.md §5).
     pub(super) fn find_orphans(&mut self) {
         for (id, link) in std::mem::take(&mut self.lost_parent) {
             let live = self.arena.get(id).is_some_and(|e| e.is_live());
@@ -214,7 +214,7 @@ impl Planner<'_> {
     }
 
     /// A new object that BECAME an orphan (removed from a delete-orphan relationship, and not
-    /// attached anywhere since) is never inserted (SEMANTICS §1). A new object that was never
+    /// attached anywhere since) is never inserted (docs/dev/semantics.md §1). A new object that was never
     /// attached (a tree's root) is not an orphan.
     pub(super) fn find_pending_orphans(&mut self) -> Result<()> {
         let candidates: Vec<ObjId> = self.arena.detached_new.iter().copied().collect();

@@ -1,4 +1,4 @@
-// Rule (DESIGN pain point 1, SEMANTICS D1): `delete`/`all` on a many-to-one would delete the
+// Rule (docs/dev/semantics.md D1): `delete`/`all` on a many-to-one would delete the
 // shared parent; the cascade belongs on the parent's HasMany.
 use orm_core::prelude::*;
 

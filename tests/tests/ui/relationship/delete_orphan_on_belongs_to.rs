@@ -1,4 +1,4 @@
-// Rule (SEMANTICS §3): delete-orphan on a many-to-one needs single_parent = true.
+// Rule (docs/dev/semantics.md §3): delete-orphan on a many-to-one needs single_parent = true.
 use orm_core::prelude::*;
 
 #[derive(Model)]

@@ -1,4 +1,4 @@
-// Rule (SEMANTICS §4): delete-orphan on a many-to-many needs single_parent = true.
+// Rule (docs/dev/semantics.md §4): delete-orphan on a many-to-many needs single_parent = true.
 use orm_core::prelude::*;
 
 #[derive(Model)]

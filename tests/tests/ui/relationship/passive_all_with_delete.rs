@@ -1,4 +1,4 @@
-// Rule (SEMANTICS §2): passive_deletes = "all" cannot be combined with delete or delete-orphan.
+// Rule (docs/dev/semantics.md §2): passive_deletes = "all" cannot be combined with delete or delete-orphan.
 use orm_core::prelude::*;
 
 #[derive(Model)]

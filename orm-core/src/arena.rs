@@ -4,6 +4,7 @@
 
 use crate::meta::ModelMeta;
 use crate::model::{AnyModel, ObjId, SlotStamp};
+use crate::schema::Link;
 use crate::value::Value;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -42,6 +43,10 @@ pub(crate) struct Entry {
     /// last flush (`None` inside: not loaded then), so that a relationship field the user
     /// assigned can be diffed against what it replaced (`Session::adopt_assignments`).
     pub written_relations: Option<Vec<Option<WrittenRelation>>>,
+    /// The stored values before the first flush of the open transaction changed the row; a
+    /// rollback puts them back, so that an expired object does not keep values the database
+    /// no longer has. `None`: unchanged in this transaction (or added in it).
+    pub before_tx: Option<Vec<Value>>,
 }
 
 /// A loaded relationship as it was when its owner was handed out for writing.
@@ -74,6 +79,24 @@ impl Entry {
         match &self.snapshot {
             Some(snapshot) => snapshot.get(column).cloned().unwrap_or(Value::Null),
             None => self.obj.column_value(column),
+        }
+    }
+
+    /// Keeps the stored values for a rollback, before a flush of this transaction first changes
+    /// the row in memory.
+    pub(crate) fn remember_before_transaction(&mut self) {
+        if self.before_tx.is_none() && self.state == ObjectState::Persistent && !self.added_in_tx {
+            let columns = self.meta().columns.len();
+            self.before_tx = Some((0..columns).map(|c| self.stored(c)).collect());
+        }
+    }
+
+    /// After a flush wrote the object: it equals its row, and the values recorded by `write`
+    /// become what a rollback restores (if nothing earlier in the transaction recorded them).
+    pub(crate) fn settle_written(&mut self) {
+        let snapshot = self.snapshot.take();
+        if self.before_tx.is_none() && !self.added_in_tx {
+            self.before_tx = snapshot;
         }
     }
 
@@ -122,6 +145,10 @@ pub(crate) struct Arena {
     /// New objects removed from a `delete-orphan` relationship since the last flush: if nothing
     /// holds them at flush time, they are dropped instead of inserted.
     pub(crate) detached_new: HashSet<ObjId>,
+    /// Stored objects that a relationship change took away from their parent through a link
+    /// since the last flush: orphans at flush if a `delete-orphan` relationship owns the link and
+    /// nothing attached them since (even when no collection shows a difference).
+    pub(crate) lost_parents: Vec<(ObjId, Link)>,
 }
 
 impl Default for Arena {
@@ -132,6 +159,7 @@ impl Default for Arena {
             entries: Vec::new(),
             identity: HashMap::default(),
             detached_new: HashSet::default(),
+            lost_parents: Vec::new(),
         }
     }
 }

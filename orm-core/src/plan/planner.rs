@@ -67,7 +67,8 @@ struct Planner<'a> {
     resolved: HashMap<(&'static str, &'static str, usize), Resolved>,
     /// (relationship identity, member) -> owners holding it after the changes in memory.
     holders: HashMap<(&'static str, &'static str, ObjId), Vec<ObjId>>,
-    /// Objects held by at least one loaded relationship after the changes in memory.
+    /// Objects held as a child (by a collection or a one-to-one) through a loaded relationship,
+    /// after the changes in memory.
     held_any: HashSet<ObjId>,
     /// Delete roots known only by key (a many-to-one `delete` whose parent is not loaded).
     unloaded_parents: Vec<RowSet>,

@@ -72,6 +72,7 @@ fn persistent<T: Model>(arena: &mut Arena, object: T) -> ObjId {
         expired: false,
         added_in_tx: false,
         written_relations: None,
+        before_tx: None,
     })
 }
 
@@ -84,6 +85,7 @@ fn pending<T: Model>(arena: &mut Arena, object: T) -> ObjId {
         expired: false,
         added_in_tx: true,
         written_relations: None,
+        before_tx: None,
     });
     for index in 0..T::META.relationships.len() {
         arena.entry_mut(id).obj.relation_mut(index).loaded = true;

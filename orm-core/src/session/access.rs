@@ -209,24 +209,31 @@ impl Session {
         let owner_id = self.check(owner)?;
         let child_id = self.check(child)?;
         self.load_for_change(owner_id, rel.index()).await?;
-        self.detach_member(owner_id, rel.index(), child_id);
-        Ok(())
+        self.detach_member(owner_id, rel.index(), child_id)
     }
 
     /// The in-memory part of `remove`, once the collection is loaded.
-    pub(super) fn detach_member(&mut self, owner: ObjId, index: usize, child: ObjId) {
-        let rel = &self.arena.entry(owner).meta().relationships[index];
+    pub(super) fn detach_member(&mut self, owner: ObjId, index: usize, child: ObjId) -> Result<()> {
+        let model = self.arena.entry(owner).meta();
+        let rel = &model.relationships[index];
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
         slot.members
             .retain(|m| !matches!(m, Member::Held(id) if *id == child));
         self.link_partner(rel, owner, child, false);
-        self.note_detached(rel, child);
+        self.note_detached(model, rel, child)
     }
 
     /// Remembers a new object removed from a `delete-orphan` relationship: unless something holds
-    /// it at flush time, it is dropped instead of inserted.
-    fn note_detached(&mut self, rel: &'static RelationshipMeta, id: ObjId) {
+    /// it at flush time, it is dropped instead of inserted.    /// A stored child taken out of its parent's collection is remembered too: if a
+    /// `delete-orphan` relationship owns the link and nothing attaches it by the flush, it is an
+    /// orphan, even if the flush sees no difference in the collection (appended, then removed).
+    fn note_detached(
+        &mut self,
+        model: &'static ModelMeta,
+        rel: &'static RelationshipMeta,
+        id: ObjId,
+    ) -> Result<()> {
         let pending = self
             .arena
             .get(id)
@@ -234,6 +241,10 @@ impl Session {
         if pending && rel.cascade.contains(Cascade::DELETE_ORPHAN) {
             self.arena.detached_new.insert(id);
         }
+        if let (false, Resolved::Children(link)) = (pending, schema::resolve(model, rel)?) {
+            self.arena.lost_parents.push((id, link));
+        }
+        Ok(())
     }
 
     /// A new object whose many-to-one reference was taken away is an orphan at flush, unless
@@ -245,10 +256,13 @@ impl Session {
         id: ObjId,
     ) -> Result<()> {
         let pending = self.arena.entry(id).state == ObjectState::Pending;
-        if let (true, Resolved::Parent(link)) = (pending, schema::resolve(model, rel)?) {
-            if schema::orphaned_without_parent(link) {
-                self.arena.detached_new.insert(id);
-            }
+        let Resolved::Parent(link) = schema::resolve(model, rel)? else {
+            return Ok(());
+        };
+        if !pending {
+            self.arena.lost_parents.push((id, link));
+        } else if schema::orphaned_without_parent(link) {
+            self.arena.detached_new.insert(id);
         }
         Ok(())
     }
@@ -299,7 +313,7 @@ impl Session {
         }
         if let Some(old) = old {
             self.link_partner(rel, owner, old, false);
-            self.note_detached(rel, old);
+            self.note_detached(model, rel, old)?;
             self.note_parent_lost(model, rel, owner)?;
         }
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
@@ -373,6 +387,12 @@ impl Session {
         }
         let slot = self.arena.entry_mut(other).obj.relation_mut(index);
         if !slot.loaded {
+            // A many-to-one holds exactly the parent the change says, loaded or not: knowing it
+            // now keeps a later change through that side from reading a stale foreign key.
+            if partner.kind == RelKind::BelongsTo {
+                slot.members = attach.then_some(Member::Held(owner)).into_iter().collect();
+                slot.loaded = true;
+            }
             return;
         }
         slot.before_change();

@@ -119,14 +119,18 @@ impl Session {
             .collect();
         let rel = &self.arena.entry(owner).meta().relationships[index];
         if rel.kind.is_collection() {
-            self.replay_collection(owner, index, assigned);
-            Ok(())
+            self.replay_collection(owner, index, assigned)
         } else {
             self.replay_reference(owner, index, assigned)
         }
     }
 
-    fn replay_collection(&mut self, owner: ObjId, index: usize, assigned: Vec<Member>) {
+    fn replay_collection(
+        &mut self,
+        owner: ObjId,
+        index: usize,
+        assigned: Vec<Member>,
+    ) -> Result<()> {
         let kept: HashSet<ObjId> = assigned
             .iter()
             .filter_map(|m| match m {
@@ -136,7 +140,7 @@ impl Session {
             .collect();
         let held: Vec<ObjId> = self.arena.entry(owner).obj.relation(index).held().collect();
         for child in held.iter().filter(|c| !kept.contains(c)) {
-            self.detach_member(owner, index, *child);
+            self.detach_member(owner, index, *child)?;
         }
         let added: Vec<ObjId> = assigned
             .iter()
@@ -152,6 +156,7 @@ impl Session {
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
         slot.members = assigned;
+        Ok(())
     }
 
     fn replay_reference(

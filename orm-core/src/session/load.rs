@@ -56,6 +56,7 @@ impl Session {
                     expired: false,
                     added_in_tx: false,
                     written_relations: None,
+                    before_tx: None,
                 },
                 key,
             );
@@ -147,7 +148,8 @@ impl Session {
                 let rows = self
                     .select_rows(target, Some(&filter), &Window::default())
                     .await?;
-                self.merge_rows(target, rows, build)?
+                let stored = self.merge_rows(target, rows, build)?;
+                self.children_as_referenced(id, rel, link, stored)
             }
             Resolved::Parent(link) => {
                 let value = self.arena.entry(id).obj.column_value(link.fk_column);
@@ -175,6 +177,55 @@ impl Session {
             }
         };
         Ok(members)
+    }
+
+    /// The children of `owner` as the session knows them: the rows stored as its children,
+    /// without those whose reference (the partner `BelongsTo`) was changed to another parent in
+    /// memory, and with those whose reference was changed to it. The reference the user set
+    /// wins over the stored key, whichever side is loaded later.
+    fn children_as_referenced(
+        &self,
+        owner: ObjId,
+        rel: &'static crate::meta::RelationshipMeta,
+        link: schema::Link,
+        stored: Vec<ObjId>,
+    ) -> Vec<ObjId> {
+        let owner_meta = self.arena.entry(owner).meta();
+        let Some(index) = schema::partner_of(owner_meta, rel)
+            .filter(|p| p.kind == crate::meta::RelKind::BelongsTo)
+            .and_then(|p| link.child.relationship_index(p.field))
+        else {
+            return stored;
+        };
+        // Some(holds owner) when the child's reference differs from its stored key.
+        let changed = |e: &Entry| -> Option<bool> {
+            let slot = e.obj.relation(index);
+            if !slot.loaded {
+                return None;
+            }
+            let target = slot.held().next();
+            let target_key =
+                target.map(|t| self.arena.entry(t).obj.column_value(link.parent_column));
+            (target_key.unwrap_or(Value::Null) != e.stored(link.fk_column))
+                .then_some(target == Some(owner))
+        };
+        let mut members: Vec<ObjId> = stored
+            .into_iter()
+            .filter(|m| self.arena.get(*m).and_then(|e| changed(e)) != Some(false))
+            .collect();
+        let known: HashSet<ObjId> = members.iter().copied().collect();
+        members.extend(
+            self.arena
+                .iter()
+                .filter(|(id, e)| {
+                    e.is_live()
+                        && e.meta().same(link.child)
+                        && !known.contains(id)
+                        && changed(e) == Some(true)
+                })
+                .map(|(id, _)| id),
+        );
+        members
     }
 
     pub(crate) fn set_loaded(&mut self, id: ObjId, index: usize, members: Vec<ObjId>) {

@@ -10,8 +10,8 @@ mod collect;
 mod flush;
 mod load;
 mod members;
-mod single_parent;
 mod query;
+mod single_parent;
 
 pub use crate::arena::ObjectState;
 pub use access::RelationValue;
@@ -123,6 +123,7 @@ impl Session {
             expired: false,
             added_in_tx: true,
             written_relations: None,
+            before_tx: None,
         });
         // A new object's relationships are known: they hold exactly what it was built with.
         let meta = self.arena.entry(id).meta();
@@ -255,7 +256,9 @@ impl Session {
         }
         let ids: Vec<ObjId> = self.arena.ids().collect();
         for id in ids {
-            self.arena.entry_mut(id).added_in_tx = false;
+            let entry = self.arena.entry_mut(id);
+            entry.added_in_tx = false;
+            entry.before_tx = None;
             if self.expire_on_commit {
                 self.expire_id(id);
             }
@@ -278,8 +281,15 @@ impl Session {
     /// deletions are forgotten and everything reloads on next access.
     fn discard_transaction(&mut self) {
         self.arena.detached_new.clear();
+        self.arena.lost_parents.clear();
+        for id in self.arena.ids().collect::<Vec<_>>() {
+            self.restore_before_transaction(id);
+        }
         for id in std::mem::take(&mut self.flushed_deleted) {
             let entry = self.arena.entry_mut(id);
+            if entry.added_in_tx {
+                continue; // leaves the session below; it must not take a revived row's key
+            }
             entry.state = ObjectState::Persistent;
             self.arena.register_key(id);
         }
@@ -291,6 +301,24 @@ impl Session {
             }
             self.arena.entry_mut(id).marked_delete = false;
             self.expire_id(id);
+        }
+    }
+
+    /// Puts back the values an object's row had before this transaction (before its flushes, or
+    /// an unflushed `write`, changed them), re-keying it in the identity map if its key changed.
+    fn restore_before_transaction(&mut self, id: ObjId) {
+        let entry = self.arena.entry_mut(id);
+        let written = entry.snapshot.take();
+        let Some(values) = entry.before_tx.take().or(written) else {
+            return;
+        };
+        self.arena.forget_key(id);
+        let entry = self.arena.entry_mut(id);
+        for (column, value) in values.into_iter().enumerate() {
+            let _ = entry.obj.set_column_value(column, value);
+        }
+        if entry.state == ObjectState::Persistent {
+            self.arena.register_key(id);
         }
     }
 

@@ -131,7 +131,10 @@ impl Planner<'_> {
                     .held()
                     .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
                 {
-                    self.held_any.insert(member);
+                    // A many-to-one holds its parent: that attaches the holder, not the parent.
+                    if rel.kind != crate::meta::RelKind::BelongsTo {
+                        self.held_any.insert(member);
+                    }
                     self.holders
                         .entry((meta.name, rel.field, member))
                         .or_default()
@@ -202,7 +205,9 @@ impl Planner<'_> {
     /// (removed from the parent's collection, or its own reference set to None, whichever side
     /// is loaded) and has none now is deleted (docs/dev/semantics.md §5).
     pub(super) fn find_orphans(&mut self) {
-        for (id, link) in std::mem::take(&mut self.lost_parent) {
+        let mut lost = std::mem::take(&mut self.lost_parent);
+        lost.extend(self.arena.lost_parents.iter().copied());
+        for (id, link) in lost {
             let live = self.arena.get(id).is_some_and(|e| e.is_live());
             if live
                 && self.current_parent(id, link.fk_column).is_none()

@@ -43,6 +43,7 @@ impl Session {
         let gone: HashSet<ObjId> = plan.deleted.iter().chain(&plan.expunged).copied().collect();
         let mut changes = Changes::default();
         let mut touched: ObjMap<()> = ObjMap::default();
+        self.remember_unsynced_rows(&plan);
         for (id, key) in generated.iter() {
             let entry = self.arena.entry_mut(id);
             if let Some(column) = entry.meta().columns.iter().position(|c| c.generated) {
@@ -108,9 +109,10 @@ impl Session {
                 _ => {}
             }
         }
-        // Written objects now equal their rows.
+        // Written objects now equal their rows; what they were before this transaction is kept
+        // for a rollback (moved, not copied).
         for (id, ()) in touched.iter() {
-            self.arena.entry_mut(id).snapshot = None;
+            self.arena.entry_mut(id).settle_written();
         }
         for &id in &plan.deleted {
             changes.removed.insert(self.arena.entry(id).meta().table);
@@ -125,7 +127,17 @@ impl Session {
             self.arena.remove(id);
         }
         self.arena.detached_new.clear();
+        self.arena.lost_parents.clear();
         self.reconcile_changed(&changes);
+    }
+
+    /// Rows whose keys this flush synchronises without a `write` having recorded their stored
+    /// values: those values are kept for a rollback before the flush overwrites them.
+    fn remember_unsynced_rows(&mut self, plan: &Plan) {
+        let ids = plan.sync.iter().map(|(id, _)| id);
+        for id in ids.chain(plan.nulled.iter().map(|(id, _)| *id)) {
+            self.arena.entry_mut(id).remember_before_transaction();
+        }
     }
 
     /// After an UPDATE that changed an object's primary key, the identity map finds it under the

@@ -318,5 +318,4 @@ impl Session {
                 .unwrap_or_else(|| self.arena.entry(*object).obj.column_value(*column)),
         }
     }
-
 }

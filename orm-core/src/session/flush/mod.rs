@@ -98,5 +98,4 @@ impl Session {
         }
         Ok((generated, captures))
     }
-
 }

@@ -2,7 +2,6 @@
 
 use super::*;
 
-
 impl Session {
     /// The plan the next flush would run, with row counts, without writing anything (D11).
     pub async fn preview(&mut self) -> Result<crate::plan::preview::Preview> {

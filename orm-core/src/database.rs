@@ -175,7 +175,7 @@ impl Database {
     }
 
     /// Runs raw SQL outside any session (an escape hatch: `PRAGMA`s, reports, maintenance).
-    /// Values are bound to the dialect's placeholders; the rows come back as [`Value`]s.
+    /// Values are bound to the dialect's placeholders; the rows come back as [`Value`](crate::Value)s.
     pub async fn fetch_raw(&self, sql: &str, params: &[crate::Value]) -> Result<Vec<Row>> {
         let statement = Statement {
             sql: sql.to_owned(),

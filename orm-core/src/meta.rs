@@ -97,8 +97,8 @@ pub enum RelKind {
 }
 
 impl RelKind {
-    /// The field type's name, for messages.
-    pub fn type_name(self) -> &'static str {
+    /// The field type's name, for messages (const: the derive's compile-time checks use it).
+    pub const fn type_name(self) -> &'static str {
         match self {
             RelKind::HasMany => "HasMany",
             RelKind::HasOne => "HasOne",
@@ -157,22 +157,30 @@ impl Cascade {
         self.0 & other.0 == other.0
     }
 
-    const NAMES: [(Cascade, &'static str); 6] = [
-        (Cascade::SAVE_UPDATE, "save-update"),
-        (Cascade::MERGE, "merge"),
-        (Cascade::REFRESH_EXPIRE, "refresh-expire"),
-        (Cascade::EXPUNGE, "expunge"),
-        (Cascade::DELETE, "delete"),
-        (Cascade::DELETE_ORPHAN, "delete-orphan"),
+    /// The single cascade tokens as users write them, and their flags: the one place the runtime
+    /// spells them (`Debug` lists a set with them).
+    ///
+    /// The derive parses `cascade = "..."` at compile time and cannot read this table: orm-core
+    /// depends on orm-derive (to re-export `#[derive(Model)]`), so orm-derive cannot depend on
+    /// orm-core. Its own table is `orm-derive/src/symbol.rs` (with `all` and `none`, which name
+    /// sets, not flags). So there are exactly two, one per side of the proc-macro boundary;
+    /// `tests/tests/derive_meta.rs` (`cascade_tokens_agree_with_the_derive`) checks they agree.
+    pub const TOKENS: &'static [(&'static str, Cascade)] = &[
+        ("save-update", Cascade::SAVE_UPDATE),
+        ("merge", Cascade::MERGE),
+        ("refresh-expire", Cascade::REFRESH_EXPIRE),
+        ("expunge", Cascade::EXPUNGE),
+        ("delete", Cascade::DELETE),
+        ("delete-orphan", Cascade::DELETE_ORPHAN),
     ];
 }
 
 impl fmt::Debug for Cascade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Cascade::NAMES
+        let names: Vec<&str> = Cascade::TOKENS
             .iter()
-            .filter(|(c, _)| self.contains(*c))
-            .map(|(_, n)| *n)
+            .filter(|(_, c)| self.contains(*c))
+            .map(|(n, _)| *n)
             .collect();
         write!(f, "Cascade({})", names.join(", "))
     }

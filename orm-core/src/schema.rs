@@ -1,8 +1,9 @@
 //! Resolving relationships to the foreign keys that implement them, and validating a model set
 //! once, before any SQL runs, for the rules the compiler cannot see from one struct.
 
+use crate::checks::{LinkKeys, LinkQuery, PairQuery};
 use crate::error::{Error, Result};
-use crate::meta::{ModelMeta, RelKind, RelationshipMeta};
+use crate::meta::{ForeignKeyMeta, ModelMeta, RelationshipMeta};
 
 /// A foreign-key link between a referencing ("child") model and a referenced ("parent") model.
 #[derive(Debug, Clone, Copy)]
@@ -61,45 +62,21 @@ fn config_error(owner: &'static ModelMeta, rel: &RelationshipMeta, message: Stri
     }
 }
 
-/// Finds the single foreign key of `child` that references `parent`, honouring a chosen column.
-fn find_link(
+/// The link through foreign key `fk` of `child` to `parent`. The referenced column must exist:
+/// the compiler does not compare `foreign_key = "table.column"` with the target's columns.
+fn link(
     owner: &'static ModelMeta,
     rel: &RelationshipMeta,
     child: &'static ModelMeta,
+    fk: &'static ForeignKeyMeta,
     parent: &'static ModelMeta,
-    chosen: Option<&str>,
 ) -> Result<Link> {
-    let candidates: Vec<_> = child
-        .foreign_keys
-        .iter()
-        .filter(|fk| fk.target_table == parent.table)
-        .filter(|fk| chosen.is_none_or(|name| child.columns[fk.column].name == name))
-        .collect();
-    let fk = match candidates.as_slice() {
-        [fk] => *fk,
-        [] => {
-            let hint = match chosen {
-                Some(name) => format!("`{}` has no foreign key column `{name}` referencing `{}`", child.name, parent.table),
-                None => format!("no foreign key of `{}` references table `{}`", child.name, parent.table),
-            };
-            return Err(config_error(owner, rel, format!("{hint}; add `#[column(foreign_key = \"{}.<column>\")]` on the referencing field", parent.table)));
-        }
-        _ => {
-            return Err(config_error(owner, rel, format!(
-                "several foreign keys of `{}` reference `{}`; choose one with `#[relationship(foreign_key = \"<column>\")]`",
-                child.name, parent.table
-            )))
-        }
-    };
     let parent_column = parent.column_index(fk.target_column).ok_or_else(|| {
-        config_error(
-            owner,
-            rel,
-            format!(
-                "the foreign key references `{}.{}`, which is not a column",
-                parent.table, fk.target_column
-            ),
-        )
+        let message = format!(
+            "the foreign key references `{}.{}`, which is not a column",
+            parent.table, fk.target_column
+        );
+        config_error(owner, rel, message)
     })?;
     Ok(Link {
         child,
@@ -109,39 +86,37 @@ fn find_link(
     })
 }
 
-/// Resolves relationship `rel` declared on `owner`.
+/// Resolves relationship `rel` declared on `owner` by the link rule of `checks`, the one the
+/// derive's compile-time assertions evaluate, with the same messages.
 pub(crate) fn resolve(
     owner: &'static ModelMeta,
     rel: &'static RelationshipMeta,
 ) -> Result<Resolved> {
     let target = (rel.target)();
-    match rel.kind {
-        RelKind::HasMany | RelKind::HasOne => {
-            find_link(owner, rel, target, owner, rel.foreign_key).map(Resolved::Children)
-        }
-        RelKind::BelongsTo => {
-            find_link(owner, rel, owner, target, rel.foreign_key).map(Resolved::Parent)
-        }
-        RelKind::ManyToMany => {
-            let assoc = rel.through.map(|through| through()).ok_or_else(|| {
-                config_error(
-                    owner,
-                    rel,
-                    "a many-to-many needs `through = AssociationModel`".into(),
-                )
-            })?;
-            let owner_link = find_link(owner, rel, assoc, owner, None)?;
-            let target_link = if target.same(owner) {
-                // Self-referential many-to-many: the chosen column names the target side.
-                find_link(owner, rel, assoc, target, rel.foreign_key)?
-            } else {
-                find_link(owner, rel, assoc, target, None)?
-            };
-            Ok(Resolved::Association {
-                owner: owner_link,
-                target: target_link,
-            })
-        }
+    let query = LinkQuery {
+        this: owner,
+        field: rel.field,
+        kind: rel.kind,
+        target,
+        through: rel.through.map(|through| through()),
+        chosen: rel.foreign_key,
+    };
+    match query.resolve() {
+        Ok(LinkKeys::OnTarget(fk)) => link(owner, rel, target, fk, owner).map(Resolved::Children),
+        Ok(LinkKeys::OnThis(fk)) => link(owner, rel, owner, fk, target).map(Resolved::Parent),
+        Ok(LinkKeys::Through {
+            through,
+            local,
+            remote,
+        }) => Ok(Resolved::Association {
+            owner: link(owner, rel, through, local, owner)?,
+            target: link(owner, rel, through, remote, target)?,
+        }),
+        Err(verdict) => Err(config_error(
+            owner,
+            rel,
+            verdict.message(&query).to_string(),
+        )),
     }
 }
 
@@ -156,32 +131,33 @@ pub(crate) fn validate(model: &'static ModelMeta) -> Result<()> {
     Ok(())
 }
 
-// The compiler sees one struct at a time; whether the named partner points back at this model is
-// only known once both models exist, so it is checked here, before the first statement.
+// The compiler checks this rule too (`checks::PairQuery`, the same verdicts and messages); it is
+// checked again here for metadata the derive did not build.
 fn validate_partner(
     model: &'static ModelMeta,
     rel: &'static RelationshipMeta,
-    partner: &str,
+    partner: &'static str,
 ) -> Result<()> {
     let target = (rel.target)();
-    let other = target
-        .relationships
-        .iter()
-        .find(|r| r.field == partner)
-        .ok_or_else(|| config_error(model, rel, format!("`back_populates = \"{partner}\"`, but `{}` has no relationship field `{partner}`", target.name)))?;
-    if !(other.target)().same(model) {
-        return Err(config_error(model, rel, format!(
-            "`back_populates = \"{partner}\"` names `{}::{partner}`, which points at `{}`, not at `{}`",
-            target.name, (other.target)().name, model.name
-        )));
+    let targets: Vec<&'static ModelMeta> =
+        target.relationships.iter().map(|r| (r.target)()).collect();
+    let query = PairQuery {
+        this: model,
+        field: rel.field,
+        kind: rel.kind,
+        target,
+        target_targets: &targets,
+        partner,
+    };
+    let verdict = query.verdict();
+    if verdict.is_ok() {
+        return Ok(());
     }
-    if !rel.kind.pairs_with(other.kind) {
-        return Err(config_error(model, rel, format!(
-            "`{}` cannot pair with `{}::{partner}` ({}); HasMany/HasOne pair with BelongsTo, ManyToMany with ManyToMany",
-            rel.kind.type_name(), target.name, other.kind.type_name()
-        )));
-    }
-    Ok(())
+    Err(config_error(
+        model,
+        rel,
+        verdict.message(&query).to_string(),
+    ))
 }
 
 /// `models` and every model reachable from them through relationships, each once.

@@ -74,11 +74,10 @@ pub struct Relation<'a> {
 }
 
 impl<'a> Model<'a> {
-    /// Builds the model, recording every shape and attribute error; `None` when the input is not
-    /// a struct with named fields.
-    pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Model<'a>> {
+    /// Builds the model from the struct and its parsed `#[model]` attributes, recording every
+    /// shape and attribute error; `None` when the input is not a struct with named fields.
+    pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput, attrs: ModelAttrs) -> Option<Model<'a>> {
         reject_generics(cx, input);
-        let attrs = ModelAttrs::parse(cx, &input.attrs);
         let fields = named_fields(cx, input)?;
         let mut model = Model {
             ident: &input.ident,

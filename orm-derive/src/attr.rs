@@ -49,6 +49,9 @@ impl<T> Attr<T> {
 #[derive(Debug, Default)]
 pub struct ModelAttrs {
     pub table: Option<Spanned<String>>,
+    /// `crate = "..."`: the path through which generated code reaches orm_core, when the user
+    /// reaches it through a re-export.
+    pub krate: Option<syn::Path>,
 }
 
 /// `on_delete = "..."`.
@@ -58,6 +61,19 @@ pub enum OnDelete {
     Restrict,
     Cascade,
     SetNull,
+}
+
+impl OnDelete {
+    /// The rule a value of `on_delete` names, if it names one (see `symbol::ON_DELETE_VALUES`).
+    fn from_symbol(value: &str) -> Option<OnDelete> {
+        match value {
+            ON_DELETE_CASCADE => Some(OnDelete::Cascade),
+            ON_DELETE_SET_NULL => Some(OnDelete::SetNull),
+            ON_DELETE_RESTRICT => Some(OnDelete::Restrict),
+            ON_DELETE_NO_ACTION => Some(OnDelete::NoAction),
+            _ => None,
+        }
+    }
 }
 
 /// `foreign_key = "table.column"` on a column.
@@ -235,13 +251,35 @@ fn boolean(cx: &Ctxt, key: &str, key_span: Span, value: Value) -> Option<bool> {
 impl ModelAttrs {
     pub fn parse(cx: &Ctxt, attrs: &[syn::Attribute]) -> Self {
         let mut table = Attr::new(TABLE);
-        for_each_key(cx, attrs, MODEL, MODEL_KEYS, |key, span, value| {
-            if let Some(name) = name(cx, key, span, value) {
-                table.set(cx, span, name);
+        let mut krate = Attr::new(CRATE);
+        for_each_key(cx, attrs, MODEL, MODEL_KEYS, |key, span, value| match key {
+            TABLE => set_some(cx, &mut table, span, name(cx, key, span, value)),
+            _ => {
+                let path = string(cx, key, span, value).and_then(|lit| crate_path(cx, &lit));
+                set_some(cx, &mut krate, span, path);
             }
         });
         ModelAttrs {
             table: table.get().map(|t| t.value),
+            krate: krate.get().map(|k| k.value),
+        }
+    }
+}
+
+/// `crate = "my_orm::orm_core"`: a module path (no generic arguments), resolved where the user
+/// wrote the literal.
+fn crate_path(cx: &Ctxt, lit: &LitStr) -> Option<syn::Path> {
+    match lit.parse_with(syn::Path::parse_mod_style) {
+        Ok(path) => Some(path),
+        Err(_) => {
+            let message = format!(
+                "malformed `crate` path `{}`: expected the path through which this crate \
+                 reaches orm_core, e.g. `crate = \"my_orm::orm_core\"` where `my_orm` has \
+                 `pub use orm_core;`",
+                lit.value()
+            );
+            cx.error(lit.span(), message);
+            None
         }
     }
 }
@@ -339,22 +377,17 @@ fn foreign_key(cx: &Ctxt, lit: &LitStr) -> Option<Spanned<ForeignKey>> {
     })
 }
 
+/// `on_delete = "..."`: one of `symbol::ON_DELETE_VALUES`; anything else is listed with them.
 fn on_delete(cx: &Ctxt, lit: &LitStr) -> Option<Spanned<OnDelete>> {
     let value = lit.value();
-    let rule = match value.as_str() {
-        "cascade" => OnDelete::Cascade,
-        "set null" => OnDelete::SetNull,
-        "restrict" => OnDelete::Restrict,
-        "no action" => OnDelete::NoAction,
-        _ => {
-            let message = format!(
-                "unknown on_delete rule `{value}`: expected {}{}",
-                symbol::list(ON_DELETE_VALUES),
-                did_you_mean(&value, ON_DELETE_VALUES)
-            );
-            cx.error(lit.span(), message);
-            return None;
-        }
+    let Some(rule) = OnDelete::from_symbol(&value) else {
+        let message = format!(
+            "unknown on_delete rule `{value}`: expected {}{}",
+            symbol::list(ON_DELETE_VALUES),
+            did_you_mean(&value, ON_DELETE_VALUES)
+        );
+        cx.error(lit.span(), message);
+        return None;
     };
     Some(Spanned {
         value: rule,
@@ -493,4 +526,56 @@ fn passive_deletes(cx: &Ctxt, span: Span, value: Value) -> Option<Spanned<Passiv
         value: passive,
         span: value.span(span),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_on_delete(value: &str) -> (Option<OnDelete>, Result<(), syn::Error>) {
+        let cx = Ctxt::new();
+        let rule = on_delete(&cx, &LitStr::new(value, Span::call_site()));
+        (rule.map(|r| r.value), cx.check())
+    }
+
+    #[test]
+    fn every_listed_on_delete_value_parses() {
+        for value in ON_DELETE_VALUES {
+            let (rule, result) = parse_on_delete(value);
+            assert!(
+                rule.is_some() && result.is_ok(),
+                "`{value}` is listed but not parsed"
+            );
+        }
+        assert_eq!(
+            parse_on_delete(ON_DELETE_SET_NULL).0,
+            Some(OnDelete::SetNull)
+        );
+    }
+
+    #[test]
+    fn unknown_on_delete_lists_the_values_and_suggests_one() {
+        let (rule, result) = parse_on_delete("set_null");
+        assert_eq!(rule, None);
+        let message = result.expect_err("unknown rule").to_string();
+        assert!(message.contains("`cascade`, `set null`, `restrict` or `no action`"));
+        assert!(message.ends_with("did you mean `set null`?"));
+    }
+
+    fn parse_crate(value: &str) -> Result<syn::Path, syn::Error> {
+        let cx = Ctxt::new();
+        let path = crate_path(&cx, &LitStr::new(value, Span::call_site()));
+        cx.check().map(|()| path.expect("no error, so a path"))
+    }
+
+    #[test]
+    fn crate_is_a_module_path() {
+        let path = parse_crate("crate::reexport::my_orm").expect("a path");
+        assert_eq!(path.segments.len(), 3);
+        assert!(parse_crate("::my_orm::orm_core").is_ok());
+        for bad in ["", "my orm", "my_orm::", "Vec<u8>", "my_orm.orm_core"] {
+            let error = parse_crate(bad).expect_err(bad).to_string();
+            assert!(error.starts_with("malformed `crate` path"), "{error}");
+        }
+    }
 }

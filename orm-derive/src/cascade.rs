@@ -6,7 +6,9 @@ use crate::symbol::{self, CASCADE_TOKENS};
 use proc_macro2::Span;
 use syn::LitStr;
 
-/// A set of cascade tokens (the derive's own copy of `orm_core::meta::Cascade`'s bits).
+/// A set of cascade tokens: the derive's own copy of `orm_core::meta::Cascade` (the derive cannot
+/// depend on orm-core; see `symbol::SAVE_UPDATE`). Only its checks read the bits; generated code
+/// names the runtime's constants (see [`Cascade::tokens_beyond`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cascade(u8);
 
@@ -21,15 +23,10 @@ impl Cascade {
     pub const ALL: Cascade = Cascade(0b1_1111);
     pub const DEFAULT: Cascade = Cascade(0b11);
 
-    /// The single tokens, with the name of the runtime constant each maps to.
-    pub const FLAGS: [(Cascade, &'static str); 6] = [
-        (Cascade::SAVE_UPDATE, "SAVE_UPDATE"),
-        (Cascade::MERGE, "MERGE"),
-        (Cascade::REFRESH_EXPIRE, "REFRESH_EXPIRE"),
-        (Cascade::EXPUNGE, "EXPUNGE"),
-        (Cascade::DELETE, "DELETE"),
-        (Cascade::DELETE_ORPHAN, "DELETE_ORPHAN"),
-    ];
+    /// Whether this is one token's flag, not a set of several (or none).
+    fn is_single(self) -> bool {
+        self.0.is_power_of_two()
+    }
 
     pub fn union(self, other: Cascade) -> Cascade {
         Cascade(self.0 | other.0)
@@ -44,7 +41,7 @@ impl Cascade {
         self.0 & other.0 != 0
     }
 
-    /// The meaning of one token, if it is one.
+    /// The meaning of one token, if it is one (the tokens are listed in `symbol::CASCADE_TOKENS`).
     fn from_token(token: &str) -> Option<Cascade> {
         let cascade = match token {
             symbol::SAVE_UPDATE => Cascade::SAVE_UPDATE,
@@ -58,6 +55,15 @@ impl Cascade {
             _ => return None,
         };
         Some(cascade)
+    }
+
+    /// The tokens of single flags in this set and not in `base`, in the order of
+    /// `symbol::CASCADE_TOKENS` (generated code names the runtime's constant of each).
+    pub fn tokens_beyond(self, base: Cascade) -> impl Iterator<Item = &'static str> {
+        CASCADE_TOKENS.iter().copied().filter(move |token| {
+            Cascade::from_token(token)
+                .is_some_and(|flag| flag.is_single() && self.contains(flag) && !base.contains(flag))
+        })
     }
 }
 
@@ -132,6 +138,25 @@ mod tests {
         assert_eq!(parse_str("").0, Cascade::NONE);
         assert_eq!(parse_str("none").0, Cascade::NONE);
         assert_eq!(parse_str("save-update, merge").0, Cascade::DEFAULT);
+    }
+
+    #[test]
+    fn every_listed_token_parses() {
+        for token in CASCADE_TOKENS {
+            assert!(
+                Cascade::from_token(token).is_some(),
+                "`{token}` is listed but not parsed"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_beyond_a_base_are_single_flags() {
+        let all_orphan = Cascade::ALL.union(Cascade::DELETE_ORPHAN);
+        let beyond: Vec<_> = all_orphan.tokens_beyond(Cascade::ALL).collect();
+        assert_eq!(beyond, [symbol::DELETE_ORPHAN]);
+        let beyond: Vec<_> = Cascade::DEFAULT.tokens_beyond(Cascade::NONE).collect();
+        assert_eq!(beyond, [symbol::SAVE_UPDATE, symbol::MERGE]);
     }
 
     #[test]

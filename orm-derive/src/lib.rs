@@ -1,9 +1,11 @@
 //! `#[derive(Model)]` for the orm workspace.
 //!
-//! The derive runs in three stages: parse the attributes into typed values ([`attr`], with
-//! [`cascade`]), build and check the model ([`ast`], [`check`]), then generate code
-//! ([`expand`]). Every mistake is collected in a [`ctxt::Ctxt`] and reported at once, each at the
-//! token it concerns. The attribute contract is documented in the orm-core crate.
+//! The derive runs in three stages: parse the attributes into typed values (`attr`, with
+//! `cascade`), build and check the model (`ast`, `check`), then generate code (`expand`). Every
+//! mistake is collected in a `ctxt::Ctxt` and reported at once, each at the token it concerns.
+//! The attribute contract is documented in the orm-core crate.
+
+#![warn(missing_docs)]
 
 extern crate proc_macro;
 

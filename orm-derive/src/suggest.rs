@@ -57,14 +57,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const CASCADES: &[&str] = &[
-        "save-update",
-        "merge",
-        "delete",
-        "delete-orphan",
-        "all",
-        "none",
-    ];
+    use crate::symbol::CASCADE_TOKENS as CASCADES;
 
     #[test]
     fn distance() {

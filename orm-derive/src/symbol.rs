@@ -1,5 +1,9 @@
 //! Every keyword the derive understands, in one place: attribute names, attribute keys, and the
 //! values some keys accept. Parsers and messages refer to these constants, never to literals.
+//!
+//! Some spellings repeat across roles (`cascade` is a key and an `on_delete` rule, `all` a cascade
+//! token and a `passive_deletes` value): each role has its own constant, so that changing one
+//! never changes the other.
 
 /// `#[model(...)]` on the struct.
 pub const MODEL: &str = "model";
@@ -10,8 +14,10 @@ pub const RELATIONSHIP: &str = "relationship";
 
 /// `#[model(table = "...")]`.
 pub const TABLE: &str = "table";
+/// `#[model(crate = "path::to::orm_core")]`: how generated code reaches a re-exported runtime.
+pub const CRATE: &str = "crate";
 /// The keys `#[model]` accepts.
-pub const MODEL_KEYS: &[&str] = &[TABLE];
+pub const MODEL_KEYS: &[&str] = &[TABLE, CRATE];
 
 /// `#[column(primary_key)]`.
 pub const PRIMARY_KEY: &str = "primary_key";
@@ -51,7 +57,11 @@ pub const RELATIONSHIP_KEYS: &[&str] = &[
 /// `passive_deletes = "all"`.
 pub const PASSIVE_ALL: &str = "all";
 
-/// The cascade tokens, as in SQLAlchemy.
+/// The cascade tokens, as in SQLAlchemy. The runtime spells the single ones once more, in
+/// `orm_core::meta::Cascade::TOKENS`: orm-derive cannot depend on orm-core (orm-core depends on
+/// it), so each side of the proc-macro boundary has one table, and `tests/tests/derive_meta.rs`
+/// checks that they agree. Generated code names the runtime's constants after these tokens
+/// (`delete-orphan` -> `Cascade::DELETE_ORPHAN`).
 pub const SAVE_UPDATE: &str = "save-update";
 /// See [`SAVE_UPDATE`].
 pub const MERGE: &str = "merge";
@@ -79,8 +89,21 @@ pub const CASCADE_TOKENS: &[&str] = &[
     NONE,
 ];
 
+/// `on_delete = "cascade"`.
+pub const ON_DELETE_CASCADE: &str = "cascade";
+/// `on_delete = "set null"`.
+pub const ON_DELETE_SET_NULL: &str = "set null";
+/// `on_delete = "restrict"`.
+pub const ON_DELETE_RESTRICT: &str = "restrict";
+/// `on_delete = "no action"` (the default).
+pub const ON_DELETE_NO_ACTION: &str = "no action";
 /// The values `on_delete` accepts, in the order messages list them.
-pub const ON_DELETE_VALUES: &[&str] = &["cascade", "set null", "restrict", "no action"];
+pub const ON_DELETE_VALUES: &[&str] = &[
+    ON_DELETE_CASCADE,
+    ON_DELETE_SET_NULL,
+    ON_DELETE_RESTRICT,
+    ON_DELETE_NO_ACTION,
+];
 
 /// The relationship field types, by the last segment of their path.
 pub const HAS_MANY: &str = "HasMany";

@@ -186,3 +186,96 @@ fn relation_slots_follow_field_order() {
     assert_eq!(format!("{:?}", address.relation(0)), "<not loaded>");
     let _ = address.relation_mut(0);
 }
+
+/// One relationship per cascade token, in the order of `Cascade::TOKENS`, then `all` and `none`.
+#[derive(Model, Debug)]
+#[model(table = "hubs")]
+pub struct Hub {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[relationship(cascade = "save-update")]
+    pub save_update: HasMany<Spoke>,
+    #[relationship(cascade = "merge")]
+    pub merge: HasMany<Spoke>,
+    #[relationship(cascade = "refresh-expire")]
+    pub refresh_expire: HasMany<Spoke>,
+    #[relationship(cascade = "expunge")]
+    pub expunge: HasMany<Spoke>,
+    #[relationship(cascade = "delete")]
+    pub delete: HasMany<Spoke>,
+    #[relationship(cascade = "delete-orphan")]
+    pub delete_orphan: HasMany<Spoke>,
+    #[relationship(cascade = "all")]
+    pub all: HasMany<Spoke>,
+    #[relationship(cascade = "none")]
+    pub none: HasMany<Spoke>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "spokes")]
+pub struct Spoke {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "hubs.id")]
+    pub hub_id: Option<i64>,
+}
+
+// The derive (orm-derive/src/symbol.rs) and the runtime (`Cascade::TOKENS`) each spell the
+// tokens once, on their side of the proc-macro boundary: each token must mean the same on both.
+#[test]
+fn cascade_tokens_agree_with_the_derive() {
+    let rels = Hub::META.relationships;
+    assert_eq!(
+        rels.len(),
+        Cascade::TOKENS.len() + 2,
+        "a field of `Hub` per runtime token, plus `all` and `none`"
+    );
+    for ((token, flag), rel) in Cascade::TOKENS.iter().zip(rels) {
+        assert_eq!(rel.field.replace('_', "-"), *token, "fields follow TOKENS");
+        assert_eq!(rel.cascade, *flag, "`cascade = \"{token}\"`");
+    }
+    let every_single = Cascade::TOKENS
+        .iter()
+        .fold(Cascade::NONE, |set, (_, flag)| set.union(*flag));
+    assert_eq!(rels[6].cascade, Cascade::ALL);
+    assert_eq!(Cascade::ALL.union(Cascade::DELETE_ORPHAN), every_single);
+    assert!(!Cascade::ALL.contains(Cascade::DELETE_ORPHAN));
+    assert_eq!(rels[7].cascade, Cascade::NONE);
+}
+
+/// Stands in for a crate that re-exports the ORM (`pub use orm_core as my_orm;`).
+mod reexport {
+    pub use orm_core as my_orm;
+}
+
+/// Generated code reaches the runtime through `#[model(crate = "...")]`; that no path bypasses
+/// it is checked on the expansion, in orm-derive's `expand` tests.
+#[derive(Model, Debug)]
+#[model(table = "shelves", crate = "crate::reexport::my_orm")]
+pub struct Shelf {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(on_delete = "set null", foreign_key = "shelves.id")]
+    pub parent_id: Option<i64>,
+    #[relationship(back_populates = "parent", cascade = "all, delete-orphan")]
+    pub children: HasMany<Shelf>,
+    #[relationship(back_populates = "children")]
+    pub parent: BelongsTo<Shelf>,
+}
+
+#[test]
+fn crate_attribute_reaches_a_reexported_runtime() {
+    let meta = Shelf::META;
+    assert_eq!((meta.name, meta.table), ("Shelf", "shelves"));
+    assert_eq!(meta.foreign_keys[0].on_delete, OnDelete::SetNull);
+    let rels = meta.relationships;
+    assert_eq!(
+        (rels[0].kind, rels[1].kind),
+        (RelKind::HasMany, RelKind::BelongsTo)
+    );
+    assert_eq!(rels[0].cascade, Cascade::ALL.union(Cascade::DELETE_ORPHAN));
+    assert_eq!(Shelf::PARENT_ID.index(), 1);
+    assert_eq!(Shelf::CHILDREN.index(), 0);
+    let shelf = Shelf::from_values(vec![Value::Integer(1), Value::Null]).expect("a row");
+    assert_eq!(shelf.column_value(0), Value::Integer(1));
+}

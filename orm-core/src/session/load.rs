@@ -211,7 +211,7 @@ impl Session {
         };
         let mut members: Vec<ObjId> = stored
             .into_iter()
-            .filter(|m| self.arena.get(*m).and_then(|e| changed(e)) != Some(false))
+            .filter(|m| self.arena.get(*m).and_then(changed) != Some(false))
             .collect();
         let known: HashSet<ObjId> = members.iter().copied().collect();
         members.extend(

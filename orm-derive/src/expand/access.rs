@@ -1,15 +1,15 @@
 //! The `Model` methods that read and write fields by index.
 
-use super::{private, relationship, sql_value};
+use super::{relationship, sql_value, Private};
 use crate::ast::Model;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub fn expand(model: &Model) -> TokenStream {
-    let column_value = column_value(model);
-    let set_column_value = set_column_value(model);
-    let from_values = from_values(model);
-    let relations = relations(model);
+pub fn expand(p: &Private, model: &Model) -> TokenStream {
+    let column_value = column_value(p, model);
+    let set_column_value = set_column_value(p, model);
+    let from_values = from_values(p, model);
+    let relations = relations(p, model);
     quote! {
         #column_value
         #set_column_value
@@ -18,11 +18,10 @@ pub fn expand(model: &Model) -> TokenStream {
     }
 }
 
-fn column_value(model: &Model) -> TokenStream {
-    let p = private();
+fn column_value(p: &Private, model: &Model) -> TokenStream {
     let name = model.ident.to_string();
     let arms = model.columns.iter().enumerate().map(|(i, c)| {
-        let (field, to_value) = (c.ident, sql_value(c.ty, "to_value"));
+        let (field, to_value) = (c.ident, sql_value(p, c.ty, "to_value"));
         quote!(#i => #to_value(&self.#field),)
     });
     quote! {
@@ -35,11 +34,10 @@ fn column_value(model: &Model) -> TokenStream {
     }
 }
 
-fn set_column_value(model: &Model) -> TokenStream {
-    let p = private();
+fn set_column_value(p: &Private, model: &Model) -> TokenStream {
     let name = model.ident.to_string();
     let arms = model.columns.iter().enumerate().map(|(i, c)| {
-        let (field, from_value) = (c.ident, sql_value(c.ty, "from_value"));
+        let (field, from_value) = (c.ident, sql_value(p, c.ty, "from_value"));
         quote!(#i => self.#field = #from_value(value)?,)
     });
     quote! {
@@ -57,12 +55,11 @@ fn set_column_value(model: &Model) -> TokenStream {
     }
 }
 
-fn from_values(model: &Model) -> TokenStream {
-    let p = private();
+fn from_values(p: &Private, model: &Model) -> TokenStream {
     let count = model.columns.len();
     let expected = format!("{count} column values for `{}`", model.ident);
     let columns = model.columns.iter().map(|c| {
-        let (field, from_value) = (c.ident, sql_value(c.ty, "from_value"));
+        let (field, from_value) = (c.ident, sql_value(p, c.ty, "from_value"));
         quote! {
             #field: #from_value(
                 values.next().unwrap_or(#p::Value::Null)
@@ -89,20 +86,19 @@ fn from_values(model: &Model) -> TokenStream {
     }
 }
 
-fn relations(model: &Model) -> TokenStream {
-    let p = private();
+fn relations(p: &Private, model: &Model) -> TokenStream {
     let name = model.ident.to_string();
     let indices: Vec<usize> = (0..model.relations.len()).collect();
     let fields: Vec<_> = model.relations.iter().map(|r| r.ident).collect();
     let slots: Vec<_> = model
         .relations
         .iter()
-        .map(|r| relationship(r.ty, "slot"))
+        .map(|r| relationship(p, r.ty, "slot"))
         .collect();
     let slots_mut = model
         .relations
         .iter()
-        .map(|r| relationship(r.ty, "slot_mut"));
+        .map(|r| relationship(p, r.ty, "slot_mut"));
     quote! {
         fn relation(&self, index: usize) -> &#p::RelSlot {
             match index {

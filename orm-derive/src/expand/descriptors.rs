@@ -1,6 +1,6 @@
 //! Typed descriptors: `User::NAME: Column<User, String>`, `User::ADDRESSES: Rel<User, HasMany<_>>`.
 
-use super::private;
+use super::Private;
 use crate::ast::Model;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -8,8 +8,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::Ident;
 
-pub fn expand(model: &Model) -> TokenStream {
-    let p = private();
+pub fn expand(p: &Private, model: &Model) -> TokenStream {
     let ident = model.ident;
     let columns = model.columns.iter().enumerate().map(|(i, c)| {
         let (name, ty) = (constant_name(c.ident), c.ty);
@@ -23,7 +22,8 @@ pub fn expand(model: &Model) -> TokenStream {
         let (name, ty) = (constant_name(r.ident), r.ty);
         let doc = format!("The `{}` relationship.", r.ident.unraw());
         // Spanned at the field type: a target that is not a model is reported there.
-        let new = quote_spanned!(ty.span()=> ::orm_core::__private::Rel::new(#i));
+        let private = p.spanned_at(ty.span());
+        let new = quote_spanned!(ty.span()=> #private::Rel::new(#i));
         quote! {
             #[doc = #doc]
             pub const #name: #p::Rel<#ident, #ty> = #new;

@@ -1,17 +1,16 @@
 //! On invalid input: a placeholder `impl Model` so that the user sees only the real errors, not
 //! a cascade of "`User` is not a model" errors wherever the type is used.
 
-use super::private;
+use super::Private;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-pub fn expand(input: &DeriveInput) -> TokenStream {
+pub fn expand(p: &Private, input: &DeriveInput) -> TokenStream {
     // A generic struct would need its parameters repeated; the error already covers it.
     if !input.generics.params.is_empty() || !matches!(input.data, syn::Data::Struct(_)) {
         return TokenStream::new();
     }
-    let p = private();
     let ident = &input.ident;
     // An empty primary key marks the placeholder (a derived model always has one): the const
     // checks of other models skip it rather than report errors caused by this model's own.

@@ -1,6 +1,6 @@
 //! `Model::META`: the static description of the table.
 
-use super::{private, relationship, sql_value};
+use super::{relationship, sql_value, Private};
 use crate::ast::{Column, Model, RelKind, Relation};
 use crate::attr::{OnDelete, PassiveDeletes};
 use crate::cascade::Cascade;
@@ -8,12 +8,11 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 
-pub fn expand(model: &Model) -> TokenStream {
-    let p = private();
+pub fn expand(p: &Private, model: &Model) -> TokenStream {
     let name = model.ident.unraw().to_string();
     let table = &model.table;
     let sole_pk = model.columns.iter().filter(|c| c.attrs.primary_key).count() == 1;
-    let columns = model.columns.iter().map(|c| column(c, sole_pk));
+    let columns = model.columns.iter().map(|c| column(p, c, sole_pk));
     let primary_key = model
         .columns
         .iter()
@@ -24,8 +23,8 @@ pub fn expand(model: &Model) -> TokenStream {
         .columns
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| foreign_key(i, c));
-    let relationships = model.relations.iter().map(relationship_meta);
+        .filter_map(|(i, c)| foreign_key(p, i, c));
+    let relationships = model.relations.iter().map(|r| relationship_meta(p, r));
     quote! {
         &#p::ModelMeta {
             name: #name,
@@ -38,10 +37,9 @@ pub fn expand(model: &Model) -> TokenStream {
     }
 }
 
-fn column(column: &Column, sole_pk: bool) -> TokenStream {
-    let p = private();
+fn column(p: &Private, column: &Column, sole_pk: bool) -> TokenStream {
     let ty = column.ty;
-    let (sql_type, nullable) = (sql_value(ty, "SQL_TYPE"), sql_value(ty, "NULLABLE"));
+    let (sql_type, nullable) = (sql_value(p, ty, "SQL_TYPE"), sql_value(p, ty, "NULLABLE"));
     let field = column.ident.unraw().to_string();
     let name = &column.name;
     let primary_key = column.attrs.primary_key;
@@ -62,8 +60,7 @@ fn column(column: &Column, sole_pk: bool) -> TokenStream {
     }
 }
 
-fn foreign_key(index: usize, column: &Column) -> Option<TokenStream> {
-    let p = private();
+fn foreign_key(p: &Private, index: usize, column: &Column) -> Option<TokenStream> {
     let fk = &column.attrs.foreign_key.as_ref()?.value;
     let (table, target_column) = (&fk.table, &fk.column);
     let rule = match column.attrs.on_delete.as_ref().map(|o| o.value) {
@@ -82,15 +79,14 @@ fn foreign_key(index: usize, column: &Column) -> Option<TokenStream> {
     })
 }
 
-fn relationship_meta(relation: &Relation) -> TokenStream {
-    let p = private();
+fn relationship_meta(p: &Private, relation: &Relation) -> TokenStream {
     let (kind, target) = (
-        relationship(relation.ty, "KIND"),
-        relationship(relation.ty, "Target"),
+        relationship(p, relation.ty, "KIND"),
+        relationship(p, relation.ty, "Target"),
     );
     let field = relation.ident.unraw().to_string();
     let attrs = &relation.attrs;
-    let cascade = cascade(attrs.cascade.as_ref().map(|c| c.value));
+    let cascade = cascade(p, attrs.cascade.as_ref().map(|c| c.value));
     let back_populates = option_str(attrs.back_populates.as_ref().map(|l| l.value()));
     let passive = match attrs.passive_deletes.as_ref().map(|p| p.value) {
         None | Some(PassiveDeletes::Off) => quote!(Off),
@@ -120,28 +116,22 @@ fn relationship_meta(relation: &Relation) -> TokenStream {
     }
 }
 
-/// `Cascade::DEFAULT`, or a `union` chain of the runtime constants.
-fn cascade(cascade: Option<Cascade>) -> TokenStream {
-    let p = private();
+/// `Cascade::DEFAULT`, or `ALL` / `NONE` followed by a `union` with the runtime constant of each
+/// further token. The runtime names its constants after the tokens (`delete-orphan` ->
+/// `DELETE_ORPHAN`), so the derive needs no table of them.
+fn cascade(p: &Private, cascade: Option<Cascade>) -> TokenStream {
     let cascade = cascade.unwrap_or(Cascade::DEFAULT);
     if cascade == Cascade::DEFAULT {
         return quote!(#p::Cascade::DEFAULT);
     }
-    let base = if cascade.contains(Cascade::ALL) {
-        Cascade::ALL
+    let (base, mut tokens) = if cascade.contains(Cascade::ALL) {
+        (Cascade::ALL, quote!(#p::Cascade::ALL))
     } else {
-        Cascade::NONE
+        (Cascade::NONE, quote!(#p::Cascade::NONE))
     };
-    let mut tokens = if base == Cascade::ALL {
-        quote!(#p::Cascade::ALL)
-    } else {
-        quote!(#p::Cascade::NONE)
-    };
-    for (flag, name) in Cascade::FLAGS.iter().filter(|(f, _)| !base.contains(*f)) {
-        if cascade.contains(*flag) {
-            let name = format_ident!("{}", name);
-            tokens = quote!(#tokens.union(#p::Cascade::#name));
-        }
+    for token in cascade.tokens_beyond(base) {
+        let name = format_ident!("{}", token.to_ascii_uppercase().replace('-', "_"));
+        tokens = quote!(#tokens.union(#p::Cascade::#name));
     }
     tokens
 }

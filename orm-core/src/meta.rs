@@ -3,12 +3,17 @@
 //! Everything here is `&'static` and built at compile time; there is no run-time registry. A
 //! relationship points at its target through a function pointer (`fn() -> &'static ModelMeta`)
 //! because two models that point at each other cannot be two constants that contain each other.
+//!
+//! The types are `#[non_exhaustive]` so that they can grow: their fields are read freely, and
+//! they are built with the `const` constructors below (`ModelMeta::new(..).with_columns(..)`),
+//! which is what the derive emits.
 
 use crate::value::SqlType;
 use std::fmt;
 
 /// The description of one model (one table).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ModelMeta {
     /// The Rust type name, used in messages (`User`).
     pub name: &'static str,
@@ -26,6 +31,7 @@ pub struct ModelMeta {
 
 /// One column.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ColumnMeta {
     /// The Rust field name.
     pub field: &'static str,
@@ -72,6 +78,7 @@ impl OnDelete {
 
 /// A single-column foreign key.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ForeignKeyMeta {
     /// Index into the owning model's `columns`.
     pub column: usize,
@@ -199,6 +206,7 @@ pub enum PassiveDeletes {
 
 /// One relationship field.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RelationshipMeta {
     /// The Rust field name.
     pub field: &'static str,
@@ -241,5 +249,175 @@ impl ModelMeta {
     /// models may map one table).
     pub fn same(&self, other: &ModelMeta) -> bool {
         std::ptr::eq(self, other) || (self.table == other.table && self.name == other.name)
+    }
+}
+
+// Const constructors: the derive builds metadata with these, so that adding a field later
+// breaks no user crate (the types are `#[non_exhaustive]`).
+
+impl ModelMeta {
+    /// A model with no columns, keys or relationships yet.
+    pub const fn new(name: &'static str, table: &'static str) -> Self {
+        ModelMeta {
+            name,
+            table,
+            columns: &[],
+            primary_key: &[],
+            foreign_keys: &[],
+            relationships: &[],
+        }
+    }
+
+    /// With these columns, in field order.
+    pub const fn with_columns(self, columns: &'static [ColumnMeta]) -> Self {
+        ModelMeta { columns, ..self }
+    }
+
+    /// With this primary key (indexes into the columns).
+    pub const fn with_primary_key(self, primary_key: &'static [usize]) -> Self {
+        ModelMeta {
+            primary_key,
+            ..self
+        }
+    }
+
+    /// With these foreign keys.
+    pub const fn with_foreign_keys(self, foreign_keys: &'static [ForeignKeyMeta]) -> Self {
+        ModelMeta {
+            foreign_keys,
+            ..self
+        }
+    }
+
+    /// With these relationships, in field order.
+    pub const fn with_relationships(self, relationships: &'static [RelationshipMeta]) -> Self {
+        ModelMeta {
+            relationships,
+            ..self
+        }
+    }
+}
+
+impl ColumnMeta {
+    /// A NOT NULL column that is not a key, not unique and not indexed.
+    pub const fn new(field: &'static str, name: &'static str, sql_type: SqlType) -> Self {
+        ColumnMeta {
+            field,
+            name,
+            sql_type,
+            nullable: false,
+            primary_key: false,
+            generated: false,
+            unique: false,
+            indexed: false,
+        }
+    }
+
+    /// Whether it accepts NULL.
+    pub const fn with_nullable(self, nullable: bool) -> Self {
+        ColumnMeta { nullable, ..self }
+    }
+
+    /// Whether it is part of the primary key.
+    pub const fn with_primary_key(self, primary_key: bool) -> Self {
+        ColumnMeta {
+            primary_key,
+            ..self
+        }
+    }
+
+    /// Whether the database generates it.
+    pub const fn with_generated(self, generated: bool) -> Self {
+        ColumnMeta { generated, ..self }
+    }
+
+    /// Whether it is unique.
+    pub const fn with_unique(self, unique: bool) -> Self {
+        ColumnMeta { unique, ..self }
+    }
+
+    /// Whether it is indexed.
+    pub const fn with_indexed(self, indexed: bool) -> Self {
+        ColumnMeta { indexed, ..self }
+    }
+}
+
+impl ForeignKeyMeta {
+    /// Column `column` references `target_table.target_column`, with this `ON DELETE` rule.
+    pub const fn new(
+        column: usize,
+        target_table: &'static str,
+        target_column: &'static str,
+        on_delete: OnDelete,
+    ) -> Self {
+        ForeignKeyMeta {
+            column,
+            target_table,
+            target_column,
+            on_delete,
+        }
+    }
+}
+
+impl RelationshipMeta {
+    /// A relationship with the default cascade (`save-update, merge`) and no other option.
+    pub const fn new(
+        field: &'static str,
+        kind: RelKind,
+        target: fn() -> &'static ModelMeta,
+    ) -> Self {
+        RelationshipMeta {
+            field,
+            kind,
+            target,
+            cascade: Cascade::DEFAULT,
+            back_populates: None,
+            passive_deletes: PassiveDeletes::Off,
+            single_parent: false,
+            foreign_key: None,
+            through: None,
+        }
+    }
+
+    /// With these cascade tokens.
+    pub const fn with_cascade(self, cascade: Cascade) -> Self {
+        RelationshipMeta { cascade, ..self }
+    }
+
+    /// With this `back_populates` partner.
+    pub const fn with_back_populates(self, back_populates: Option<&'static str>) -> Self {
+        RelationshipMeta {
+            back_populates,
+            ..self
+        }
+    }
+
+    /// With this `passive_deletes` setting.
+    pub const fn with_passive_deletes(self, passive_deletes: PassiveDeletes) -> Self {
+        RelationshipMeta {
+            passive_deletes,
+            ..self
+        }
+    }
+
+    /// With `single_parent`.
+    pub const fn with_single_parent(self, single_parent: bool) -> Self {
+        RelationshipMeta {
+            single_parent,
+            ..self
+        }
+    }
+
+    /// With the foreign-key column chosen by `foreign_key = "..."`.
+    pub const fn with_foreign_key(self, foreign_key: Option<&'static str>) -> Self {
+        RelationshipMeta {
+            foreign_key,
+            ..self
+        }
+    }
+
+    /// With the association model of a many-to-many.
+    pub const fn with_through(self, through: Option<fn() -> &'static ModelMeta>) -> Self {
+        RelationshipMeta { through, ..self }
     }
 }

@@ -19,14 +19,7 @@ pub fn expand(p: &Private, input: &DeriveInput) -> TokenStream {
         const _: () = {
             #[automatically_derived]
             impl #p::Model for #ident {
-                const META: &'static #p::ModelMeta = &#p::ModelMeta {
-                    name: #name,
-                    table: #name,
-                    columns: &[],
-                    primary_key: &[],
-                    foreign_keys: &[],
-                    relationships: &[],
-                };
+                const META: &'static #p::ModelMeta = &#p::ModelMeta::new(#name, #name);
                 fn column_value(&self, index: usize) -> #p::Value {
                     #p::no_such_column(#name, index)
                 }

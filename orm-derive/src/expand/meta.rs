@@ -26,13 +26,17 @@ pub fn expand(p: &Private, model: &Model) -> TokenStream {
         .filter_map(|(i, c)| foreign_key(p, i, c));
     let relationships = model.relations.iter().map(|r| relationship_meta(p, r));
     quote! {
-        &#p::ModelMeta {
-            name: #name,
-            table: #table,
-            columns: &[#(#columns),*],
-            primary_key: &[#(#primary_key),*],
-            foreign_keys: &[#(#foreign_keys),*],
-            relationships: &[#(#relationships),*],
+        {
+            // Named constants: a slice borrowed as a call's argument would not live long enough.
+            const COLUMNS: &[#p::ColumnMeta] = &[#(#columns),*];
+            const PRIMARY_KEY: &[usize] = &[#(#primary_key),*];
+            const FOREIGN_KEYS: &[#p::ForeignKeyMeta] = &[#(#foreign_keys),*];
+            const RELATIONSHIPS: &[#p::RelationshipMeta] = &[#(#relationships),*];
+            &#p::ModelMeta::new(#name, #table)
+                .with_columns(COLUMNS)
+                .with_primary_key(PRIMARY_KEY)
+                .with_foreign_keys(FOREIGN_KEYS)
+                .with_relationships(RELATIONSHIPS)
         }
     }
 }
@@ -47,16 +51,12 @@ fn column(p: &Private, column: &Column, sole_pk: bool) -> TokenStream {
     let unique = column.attrs.unique;
     let indexed = column.attrs.index || column.attrs.foreign_key.is_some();
     quote! {
-        #p::ColumnMeta {
-            field: #field,
-            name: #name,
-            sql_type: #sql_type,
-            nullable: #nullable && !#primary_key,
-            primary_key: #primary_key,
-            generated: #p::generated_key::<#ty>(#generated),
-            unique: #unique,
-            indexed: #indexed,
-        }
+        #p::ColumnMeta::new(#field, #name, #sql_type)
+            .with_nullable(#nullable && !#primary_key)
+            .with_primary_key(#primary_key)
+            .with_generated(#p::generated_key::<#ty>(#generated))
+            .with_unique(#unique)
+            .with_indexed(#indexed)
     }
 }
 
@@ -70,12 +70,7 @@ fn foreign_key(p: &Private, index: usize, column: &Column) -> Option<TokenStream
         Some(OnDelete::SetNull) => quote!(SetNull),
     };
     Some(quote! {
-        #p::ForeignKeyMeta {
-            column: #index,
-            target_table: #table,
-            target_column: #target_column,
-            on_delete: #p::OnDelete::#rule,
-        }
+        #p::ForeignKeyMeta::new(#index, #table, #target_column, #p::OnDelete::#rule)
     })
 }
 
@@ -102,17 +97,13 @@ fn relationship_meta(p: &Private, relation: &Relation) -> TokenStream {
         _ => quote!(::core::option::Option::None),
     };
     quote! {
-        #p::RelationshipMeta {
-            field: #field,
-            kind: #kind,
-            target: #p::meta_of::<#target>,
-            cascade: #cascade,
-            back_populates: #back_populates,
-            passive_deletes: #p::PassiveDeletes::#passive,
-            single_parent: #single_parent,
-            foreign_key: #foreign_key,
-            through: #through,
-        }
+        #p::RelationshipMeta::new(#field, #kind, #p::meta_of::<#target>)
+            .with_cascade(#cascade)
+            .with_back_populates(#back_populates)
+            .with_passive_deletes(#p::PassiveDeletes::#passive)
+            .with_single_parent(#single_parent)
+            .with_foreign_key(#foreign_key)
+            .with_through(#through)
     }
 }
 

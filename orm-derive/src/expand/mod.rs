@@ -172,7 +172,11 @@ mod tests {
             2,
             "unknown key and no primary key"
         );
-        assert!(out.contains("primary_key : & []"), "placeholder impl");
+        // The placeholder's metadata has no primary key (`ModelMeta::new` alone).
+        assert!(
+            out.contains("ModelMeta :: new (\"User\" , \"User\") ;"),
+            "placeholder impl: {out}"
+        );
     }
 
     #[test]

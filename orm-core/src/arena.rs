@@ -42,7 +42,8 @@ pub(crate) struct Entry {
     /// What each relationship held when `Session::write` first handed the object out since the
     /// last flush (`None` inside: not loaded then), so that a relationship field the user
     /// assigned can be diffed against what it replaced (`Session::adopt_assignments`).
-    pub written_relations: Option<Vec<Option<WrittenRelation>>>,
+    /// Empty (no allocation) when no relationship was loaded.
+    pub written_relations: Option<Box<[Option<WrittenRelation>]>>,
     /// The stored values before the first flush of the open transaction changed the row; a
     /// rollback puts them back, so that an expired object does not keep values the database
     /// no longer has. `None`: unchanged in this transaction (or added in it).
@@ -109,6 +110,12 @@ impl Entry {
         }
         if self.written_relations.is_none() {
             let relationships = self.meta().relationships.len();
+            let loaded = (0..relationships).any(|index| self.obj.relation(index).loaded);
+            if !loaded {
+                // Nothing to diff an assignment against: it is read from the database then.
+                self.written_relations = Some(Box::default());
+                return;
+            }
             let written = (0..relationships)
                 .map(|index| {
                     let slot = self.obj.relation(index);
@@ -166,17 +173,13 @@ impl Default for Arena {
 
 impl Arena {
     /// The stamp relationship `index` of object `owner` carries while the object is held here.
-    pub(crate) fn stamp(&self, owner: ObjId, index: usize) -> SlotStamp {
-        SlotStamp {
-            arena: self.tag,
-            owner,
-            index,
-        }
+    pub(crate) fn stamp(&self, owner: ObjId, index: usize) -> Option<SlotStamp> {
+        SlotStamp::new(self.tag, owner, index)
     }
 
     /// Whether a stamp was given by this arena (its members are this session's objects).
     pub(crate) fn stamped_here(&self, stamp: SlotStamp) -> bool {
-        stamp.arena == self.tag
+        stamp.arena() == self.tag
     }
 
     /// Marks every relationship slot of `id` as its own (when it enters the arena, and when an
@@ -185,11 +188,7 @@ impl Arena {
         let tag = self.tag;
         let entry = self.entry_mut(id);
         for index in 0..entry.meta().relationships.len() {
-            entry.obj.relation_mut(index).stamp = Some(SlotStamp {
-                arena: tag,
-                owner: id,
-                index,
-            });
+            entry.obj.relation_mut(index).stamp = SlotStamp::new(tag, id, index);
         }
     }
 

@@ -257,3 +257,20 @@ impl<M: Model, R: Relationship> Rel<M, R> {
         &M::META.relationships[self.index]
     }
 }
+
+impl Expr {
+    /// `pk1 = ? AND pk2 = ? ...`: the row with primary key `key`.
+    pub(crate) fn key(meta: &crate::meta::ModelMeta, key: &[Value]) -> Expr {
+        let parts = meta
+            .primary_key
+            .iter()
+            .zip(key)
+            .map(|(&column, value)| Expr::Compare {
+                column,
+                op: CmpOp::Eq,
+                value: value.clone(),
+            })
+            .collect();
+        Expr::And(parts)
+    }
+}

@@ -193,12 +193,22 @@ pub struct RelSlot {
     pub(crate) stamp: Option<SlotStamp>,
 }
 
-/// The identity of a relationship slot inside a session: (session arena, owner, field index).
+/// The identity of a relationship slot inside a session: (session arena, owner, field index),
+/// packed into one non-zero number (arena tags start at 1) so that a slot stays small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SlotStamp {
-    pub(crate) arena: u64,
-    pub(crate) owner: ObjId,
-    pub(crate) index: usize,
+pub(crate) struct SlotStamp(std::num::NonZeroU128);
+
+impl SlotStamp {
+    pub(crate) fn new(arena: u64, owner: ObjId, index: usize) -> Option<Self> {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        let packed = (u128::from(arena) << 64) | (u128::from(owner.0) << 32) | u128::from(index);
+        std::num::NonZeroU128::new(packed).map(SlotStamp)
+    }
+
+    /// The tag of the arena that gave it.
+    pub(crate) fn arena(self) -> u64 {
+        (self.0.get() >> 64) as u64
+    }
 }
 
 impl fmt::Debug for RelSlot {

@@ -252,7 +252,7 @@ fn key_set(model: &'static ModelMeta, keys: Vec<Key>) -> RowSet {
         _ => {
             let parts = keys
                 .iter()
-                .map(|k| crate::sql::key_filter(model, k))
+                .map(|k| crate::column::Expr::key(model, k))
                 .collect();
             RowSet::Filter {
                 model,

@@ -48,7 +48,7 @@ impl Session {
 
     fn is_assigned(&self, owner: ObjId, index: usize) -> bool {
         let stamp = self.arena.entry(owner).obj.relation(index).stamp;
-        stamp != Some(self.arena.stamp(owner, index))
+        stamp != self.arena.stamp(owner, index)
     }
 
     /// Checks everything that can refuse first (reads included), then changes the session in one
@@ -109,7 +109,7 @@ impl Session {
         slot.members = before.held.iter().map(|&m| Member::Held(m)).collect();
         slot.original = (before.original != before.held).then_some(before.original);
         slot.loaded = true;
-        slot.stamp = Some(stamp);
+        slot.stamp = stamp;
         let assigned: Vec<Member> = assigned
             .into_iter()
             .filter(|m| match m {

@@ -106,7 +106,7 @@ impl Session {
             action: "reloading it",
         })?;
         let rows = self
-            .select_rows(meta, Some(&sql::key_filter(meta, &key)), &Window::default())
+            .select_rows(meta, Some(&Expr::key(meta, &key)), &Window::default())
             .await?;
         match rows.into_iter().next() {
             Some(row) => self.overwrite_columns(id, row),
@@ -281,7 +281,7 @@ impl Session {
             }
         }
         let rows = self
-            .select_rows(meta, Some(&sql::key_filter(meta, key)), &Window::default())
+            .select_rows(meta, Some(&Expr::key(meta, key)), &Window::default())
             .await?;
         Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
     }

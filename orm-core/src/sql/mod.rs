@@ -225,21 +225,6 @@ pub(crate) fn count(
     b.finish()
 }
 
-/// An equality filter on the primary key.
-pub(crate) fn key_filter(meta: &ModelMeta, key: &[Value]) -> Expr {
-    let parts = meta
-        .primary_key
-        .iter()
-        .zip(key)
-        .map(|(&column, value)| Expr::Compare {
-            column,
-            op: crate::column::CmpOp::Eq,
-            value: value.clone(),
-        })
-        .collect();
-    Expr::And(parts)
-}
-
 /// A multi-row `INSERT`; `values` holds the rows one after the other (row-major, one value per
 /// column), so that a batch of 10,000 rows is one vector, not 10,000; `returning` names the
 /// generated key column to read back, if any.
@@ -292,7 +277,7 @@ pub(crate) fn update(
         b.ident(meta.columns[column].name).push(" = ").param(value);
     });
     b.push(" WHERE ");
-    expr(&mut b, meta, &key_filter(meta, key));
+    expr(&mut b, meta, &Expr::key(meta, key));
     b.finish()
 }
 

@@ -174,8 +174,12 @@ impl Planner<'_> {
                     if moved {
                         continue;
                     }
-                    // An orphan is deleted (`find_orphans`); only a child that stays needs a
-                    // key the database accepts as NULL.
+                    if orphan_delete {
+                        self.roots.push(removal.member); // no key to write: it is deleted
+                        continue;
+                    }
+                    // An orphan of another delete-orphan relationship over this link is deleted
+                    // (`find_orphans`); only a child that stays needs a key that can be NULL.
                     if let Some(reason) = link
                         .null_refusal()
                         .filter(|_| !schema::orphaned_without_parent(link))

@@ -43,7 +43,7 @@ impl Session {
         let gone: HashSet<ObjId> = plan.deleted.iter().chain(&plan.expunged).copied().collect();
         let mut changes = Changes::default();
         let mut touched: ObjMap<()> = ObjMap::default();
-        self.remember_unsynced_rows(&plan);
+        self.remember_unsynced_rows(&plan, &gone);
         for (id, key) in generated.iter() {
             let entry = self.arena.entry_mut(id);
             if let Some(column) = entry.meta().columns.iter().position(|c| c.generated) {
@@ -133,10 +133,12 @@ impl Session {
 
     /// Rows whose keys this flush synchronises without a `write` having recorded their stored
     /// values: those values are kept for a rollback before the flush overwrites them.
-    fn remember_unsynced_rows(&mut self, plan: &Plan) {
+    fn remember_unsynced_rows(&mut self, plan: &Plan, gone: &HashSet<ObjId>) {
         let ids = plan.sync.iter().map(|(id, _)| id);
         for id in ids.chain(plan.nulled.iter().map(|(id, _)| *id)) {
-            self.arena.entry_mut(id).remember_before_transaction();
+            if !gone.contains(&id) {
+                self.arena.entry_mut(id).remember_before_transaction();
+            }
         }
     }
 

@@ -66,15 +66,18 @@ impl Session {
     ) -> Result<R::Value> {
         let id = self.check(owner)?;
         self.ensure_loaded(id, rel.index()).await?;
-        let handles = self
+        let mut held: Vec<ObjId> = self
             .arena
             .entry(id)
             .obj
             .relation(rel.index())
             .held()
             .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
-            .map(|m| Handle::new(self.id, m))
             .collect();
+        if held.is_empty() {
+            held.extend(self.holder_of_new(id, rel.index()));
+        }
+        let handles = held.into_iter().map(|m| Handle::new(self.id, m)).collect();
         Ok(R::from_handles(handles))
     }
 
@@ -290,9 +293,34 @@ impl Session {
         self.set_reference(owner_id, rel.index(), target_id)
     }
 
-    /// The object a loaded reference holds.
+    /// The object a loaded reference holds (for a new object built inside its parent's
+    /// collection, that parent).
     fn referenced(&self, owner: ObjId, index: usize) -> Option<ObjId> {
-        self.arena.entry(owner).obj.relation(index).held().next()
+        let held = self.arena.entry(owner).obj.relation(index).held().next();
+        held.or_else(|| self.holder_of_new(owner, index))
+    }
+
+    /// A new object built inside a parent's collection references nothing itself (the parent
+    /// holds it, and filling in every new child's reference at `add` would cost a bulk insert
+    /// an allocation per row): the parent is found through the partner collection, on demand.
+    fn holder_of_new(&self, owner: ObjId, index: usize) -> Option<ObjId> {
+        let entry = self.arena.entry(owner);
+        let meta = entry.meta();
+        let rel = &meta.relationships[index];
+        if entry.state != ObjectState::Pending || rel.kind != RelKind::BelongsTo {
+            return None;
+        }
+        let partner = schema::partner_of(meta, rel).filter(|p| p.kind.is_collection())?;
+        let target = (rel.target)();
+        let partner_index = target.relationship_index(partner.field)?;
+        self.arena
+            .iter()
+            .find(|(_, e)| {
+                e.is_live()
+                    && e.meta().same(target)
+                    && e.obj.relation(partner_index).held().any(|m| m == owner)
+            })
+            .map(|(id, _)| id)
     }
 
     /// The in-memory part of `set`, once the reference is loaded and `single_parent` checked.

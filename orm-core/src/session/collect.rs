@@ -5,7 +5,6 @@ use super::Session;
 use crate::error::{Error, Result};
 use crate::meta::{Cascade, ModelMeta, RelationshipMeta};
 use crate::model::{AnyModel, Handle, Member, Model, ObjId};
-use crate::schema;
 
 /// Checks, before anything enters the session, that every new object `object` holds (at any
 /// depth) is held through a relationship with `save-update`.
@@ -99,31 +98,6 @@ impl Session {
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.members = kept;
         slot.loaded = true;
-        self.link_new_members(owner, index, &adopted);
         adopted
-    }
-
-    /// The other side of a pair holds the owner too: a child built inside its parent's
-    /// collection references that parent, so that a later change through the child's side sees
-    /// it. (New objects hold nothing else there yet, so no previous holder needs updating.)
-    fn link_new_members(&mut self, owner: ObjId, index: usize, adopted: &[ObjId]) {
-        let owner_meta = self.arena.entry(owner).meta();
-        let Some(partner) = schema::partner_of(owner_meta, &owner_meta.relationships[index]) else {
-            return;
-        };
-        let target = (owner_meta.relationships[index].target)();
-        let Some(partner_index) = target.relationship_index(partner.field) else {
-            return;
-        };
-        for &id in adopted {
-            let slot = self.arena.entry_mut(id).obj.relation_mut(partner_index);
-            if partner.kind.is_collection() {
-                slot.members.push(Member::Held(owner));
-            } else if slot.members.is_empty() {
-                // (A reference the object was built with is kept: both sides were given.)
-                slot.members.push(Member::Held(owner));
-            }
-            slot.loaded = true;
-        }
     }
 }

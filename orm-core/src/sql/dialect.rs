@@ -36,13 +36,10 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         sql.push('"');
     }
 
-    /// Whether `INSERT ... RETURNING` is available (generated keys are read back with it).
-    fn supports_returning(&self) -> bool {
-        true
-    }
-
     /// Whether a multi-row INSERT into a table with a generated integer key assigns consecutive
-    /// keys ending at the connection's last insert id (saves a RETURNING where it holds).
+    /// keys ending at the connection's last insert id. Then generated keys are computed from it;
+    /// otherwise they are read back with `INSERT ... RETURNING` (a database without RETURNING
+    /// must answer `true` here).
     fn consecutive_insert_ids(&self) -> bool {
         false
     }

@@ -346,8 +346,9 @@ impl Session {
             return;
         }
         entry.expired = true;
-        // An assigned relationship is an unflushed change too: it is discarded.
-        entry.written_relations = None;
+        // An assigned relationship is an unflushed change too: it is discarded. Only an object
+        // written since the last flush can hold one.
+        let written = entry.written_relations.take().is_some();
         for index in 0..entry.meta().relationships.len() {
             let slot = entry.obj.relation_mut(index);
             // New objects held here were not flushed (a flush adopts them): they go too.
@@ -355,7 +356,9 @@ impl Session {
             slot.members.clear();
             slot.in_step();
         }
-        self.arena.stamp_slots(id);
+        if written {
+            self.arena.stamp_slots(id);
+        }
     }
 
     /// Reloads an object from the database now (and, through `refresh-expire`, expires the

@@ -47,14 +47,12 @@ async fn appended_child_is_deleted_with_its_parent(
 
 #[tokio::test]
 async fn appended_child_is_deleted_with_its_parent_append_then_delete() -> Result<()> {
-    appended_child_is_deleted_with_its_parent(true, true).await?;
-    Ok(())
+    appended_child_is_deleted_with_its_parent(true, true).await
 }
 
 #[tokio::test]
 async fn appended_child_is_deleted_with_its_parent_delete_then_append() -> Result<()> {
-    appended_child_is_deleted_with_its_parent(false, true).await?;
-    Ok(())
+    appended_child_is_deleted_with_its_parent(false, true).await
 }
 
 #[tokio::test]
@@ -270,14 +268,12 @@ async fn orphan_through_many_to_one(load_collection: bool) -> Result<()> {
 
 #[tokio::test]
 async fn orphan_through_many_to_one_with_the_collection_not_loaded() -> Result<()> {
-    orphan_through_many_to_one(false).await?;
-    Ok(())
+    orphan_through_many_to_one(false).await
 }
 
 #[tokio::test]
 async fn orphan_through_many_to_one_with_the_collection_loaded() -> Result<()> {
-    orphan_through_many_to_one(true).await?;
-    Ok(())
+    orphan_through_many_to_one(true).await
 }
 
 /// A child whose reference is set to another parent is moved, not orphaned.
@@ -470,14 +466,12 @@ async fn assigning_a_collection_replaces_it(load_first: bool) -> Result<()> {
 
 #[tokio::test]
 async fn assigning_a_loaded_collection_replaces_its_members() -> Result<()> {
-    assigning_a_collection_replaces_it(true).await?;
-    Ok(())
+    assigning_a_collection_replaces_it(true).await
 }
 
 #[tokio::test]
 async fn assigning_a_collection_that_was_not_loaded_replaces_its_members() -> Result<()> {
-    assigning_a_collection_replaces_it(false).await?;
-    Ok(())
+    assigning_a_collection_replaces_it(false).await
 }
 
 #[tokio::test]

@@ -638,3 +638,65 @@ async fn assigning_a_relationship_from_another_session_is_an_error() -> Result<(
     assert_eq!(t.count("addresses").await, 2, "nothing was lost");
     Ok(())
 }
+
+/// A flush dropped at its first await (a cancelled request) leaves the assignment as it was: the
+/// next flush honours it once, and the session agrees with the database. Each drop point the
+/// flush reaches is tried, from no poll at all to completion.
+#[tokio::test]
+async fn a_dropped_flush_leaves_an_assignment_to_the_next_one() -> Result<()> {
+    for polls in 0..8 {
+        let t = cascade_support::memory(&[User::META, Address::META]).await;
+        user_with_two_addresses(&t).await;
+        let mut s = t.db.session();
+        let u = s.get::<User>(1).await?.expect("user");
+        s.write(u).await?.addresses = HasMany::from([Address::new("new@x")]);
+        drop_after_polls(s.flush(), polls).await;
+        s.commit().await?;
+        assert_eq!(
+            t.rows("SELECT email_address, user_id FROM addresses").await,
+            vec![vec![Value::from("new@x"), Value::Integer(1)]],
+            "dropped after {polls} polls"
+        );
+        let held = s.related(u, User::ADDRESSES).await?;
+        assert_eq!(held.len(), 1, "dropped after {polls} polls");
+        assert_eq!(s.read(held[0]).await?.email_address, "new@x");
+    }
+    Ok(())
+}
+
+/// Polls `future` at most `polls` times (yielding to the runtime in between), then drops it.
+async fn drop_after_polls<F: std::future::Future>(future: F, polls: usize) {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        let ready =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready()))
+                .await;
+        if ready {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A later flush of an open transaction, dropped while it holds the transaction, takes the
+/// transaction (and the earlier flush's writes) with it: the session then forgets what it had
+/// applied of it, so every handle's state matches the database after the next commit.
+#[tokio::test]
+async fn a_dropped_later_flush_leaves_the_session_truthful() -> Result<()> {
+    for polls in 0..12 {
+        let t = cascade_support::memory(&[User::META, Address::META]).await;
+        let mut s = t.db.session();
+        let ann = s.add(User::new("ann", "Ann", "a"))?;
+        s.flush().await?;
+        let bob = s.add(User::new("bob", "Bob", "b"))?;
+        drop_after_polls(s.flush(), polls).await;
+        s.commit().await?;
+        let names: Vec<Vec<Value>> = t.rows("SELECT name FROM users ORDER BY id").await;
+        for (handle, name) in [(ann, "ann"), (bob, "bob")] {
+            let stored = names.contains(&vec![Value::from(name)]);
+            let persistent = s.state(handle) == ObjectState::Persistent;
+            assert_eq!(persistent, stored, "{name}, dropped after {polls} polls");
+        }
+    }
+    Ok(())
+}

@@ -86,6 +86,7 @@ impl Session {
         filter: Option<&Expr>,
         window: &Window,
     ) -> Result<Vec<Row>> {
+        self.recover_lost_transaction();
         self.db.ensure_valid(meta)?;
         let statement = sql::select(self.db.dialect(), meta, filter, window);
         self.db

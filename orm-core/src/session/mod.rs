@@ -33,6 +33,9 @@ pub struct Session {
     db: Database,
     arena: Arena,
     tx: Option<Box<dyn Transaction>>,
+    /// A later flush took the open transaction out and was dropped (a cancelled future) before
+    /// putting it back: the transaction, and every write of it, is gone.
+    tx_lost: bool,
     /// Objects deleted by a flush of the open transaction (detached at commit, revived at rollback).
     flushed_deleted: Vec<ObjId>,
     expire_on_commit: bool,
@@ -88,6 +91,7 @@ impl Session {
             db,
             arena: Arena::default(),
             tx: None,
+            tx_lost: false,
             flushed_deleted: Vec::new(),
             expire_on_commit: true,
             autoflush: true,
@@ -237,6 +241,16 @@ impl Session {
         Ok(())
     }
 
+    /// After a future that held the open transaction was dropped, the transaction was rolled
+    /// back with it: the session forgets what it had applied of it, as after a rollback, so that
+    /// it tells the truth about the database again.
+    pub(crate) fn recover_lost_transaction(&mut self) {
+        if std::mem::take(&mut self.tx_lost) {
+            self.tx = None;
+            self.discard_transaction();
+        }
+    }
+
     /// Flushes, commits, then (by default) expires every object so the next access reloads it.
     /// Objects deleted in the transaction become detached.
     pub async fn commit(&mut self) -> Result<()> {
@@ -269,6 +283,7 @@ impl Session {
     /// Rolls back the transaction: objects deleted in it become persistent again, objects added
     /// in it leave the session, every object is expired, pending deletions are forgotten.
     pub async fn rollback(&mut self) -> Result<()> {
+        self.recover_lost_transaction();
         if let Some(tx) = self.tx.take() {
             self.db.count_end(crate::sql::TransactionEnd::Rollback);
             let _ = tx.rollback().await;

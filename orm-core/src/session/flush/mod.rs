@@ -46,6 +46,7 @@ fn count_of(rows: &[Vec<Value>]) -> i64 {
 impl Session {
     /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
+        self.recover_lost_transaction();
         self.adopt_assignments().await?;
         self.cascade_save_update()?;
         let plan = planner::plan_flush(&self.arena, unloaded_roots)?;
@@ -57,10 +58,14 @@ impl Session {
             Some(tx) => tx,
             None => self.db.begin().await?,
         };
+        // Until the transaction is back in `self.tx`, dropping this future loses it (and the
+        // earlier flushes' writes in it); a fresh one held nothing the session applied yet.
+        self.tx_lost = !fresh;
         let result = self.execute_plan(&mut tx, &plan, fresh).await;
         match result {
             Ok((generated, captures)) => {
                 self.tx = Some(tx);
+                self.tx_lost = false;
                 self.apply(plan, generated, &captures);
                 Ok(())
             }
@@ -70,6 +75,7 @@ impl Session {
                     let _ = self.db.savepoint(&mut tx, SavepointStep::RollBack).await;
                     let _ = self.db.savepoint(&mut tx, SavepointStep::Release).await;
                     self.tx = Some(tx);
+                    self.tx_lost = false;
                 } else {
                     let _ = tx.rollback().await;
                 }

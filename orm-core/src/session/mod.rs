@@ -257,7 +257,12 @@ impl Session {
         self.flush().await?;
         if let Some(tx) = self.tx.take() {
             self.db.count_end(crate::sql::TransactionEnd::Commit);
-            if let Err(failure) = tx.commit().await {
+            // Dropped while committing, the outcome is unknown: the session then forgets the
+            // transaction and reloads what it holds (it never claims writes that may be lost).
+            self.tx_lost = true;
+            let committed = tx.commit().await;
+            self.tx_lost = false;
+            if let Err(failure) = committed {
                 // The transaction is gone: the session forgets what it had written in it.
                 self.discard_transaction();
                 let ctx =
@@ -286,7 +291,9 @@ impl Session {
         self.recover_lost_transaction();
         if let Some(tx) = self.tx.take() {
             self.db.count_end(crate::sql::TransactionEnd::Rollback);
+            self.tx_lost = true; // dropped here, the transaction is rolled back all the same
             let _ = tx.rollback().await;
+            self.tx_lost = false;
         }
         self.discard_transaction();
         Ok(())

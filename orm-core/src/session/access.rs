@@ -228,9 +228,10 @@ impl Session {
     }
 
     /// Remembers a new object removed from a `delete-orphan` relationship: unless something holds
-    /// it at flush time, it is dropped instead of inserted.    /// A stored child taken out of its parent's collection is remembered too: if a
-    /// `delete-orphan` relationship owns the link and nothing attaches it by the flush, it is an
-    /// orphan, even if the flush sees no difference in the collection (appended, then removed).
+    /// it at flush time, it is dropped instead of inserted. A stored child taken out of its
+    /// parent's collection is remembered too: if a `delete-orphan` relationship owns the link and
+    /// nothing attaches it by the flush, it is an orphan, even if the flush sees no difference in
+    /// the collection (appended, then removed).
     fn note_detached(
         &mut self,
         model: &'static ModelMeta,

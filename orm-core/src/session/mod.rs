@@ -1,7 +1,7 @@
 //! The async session: an identity map of objects reached through typed handles, and a unit of
 //! work that flushes their changes as one planned, set-based transaction.
 //!
-//! Pipeline of a flush (see `flush.rs`): collect (save-update cascade) -> plan (pure, in
+//! Pipeline of a flush (see `flush/`): collect (save-update cascade) -> plan (pure, in
 //! `crate::plan`) -> execute (one transaction, all or nothing) -> apply (keys, states, collections).
 
 mod access;

@@ -4,7 +4,7 @@
 //! SQL text is rendered in this crate per [`Dialect`]; a backend never builds SQL of its own
 //! beyond what its driver needs to open connections.
 
-use crate::error::ConstraintKind;
+use crate::error::{ConflictKind, ConstraintKind, DbDetails, DriverError, Error};
 pub use crate::sql::Dialect;
 use crate::value::Value;
 use std::fmt;
@@ -53,18 +53,28 @@ pub enum FailureKind {
     PoolClosed,
     /// No connection became free in time.
     PoolTimeout,
+    /// The database aborted the statement because of concurrent transactions.
+    Conflict(ConflictKind),
+    /// The statement was canceled (a statement timeout or a cancel request).
+    Canceled,
+    /// The connection failed or was lost.
+    Connection,
     /// Anything else.
     Other,
 }
 
 /// A failure reported by a backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DbFailure {
     /// Its kind.
     pub kind: FailureKind,
     /// The driver's message.
     pub message: String,
+    /// The database's code, constraint, table and column.
+    pub details: DbDetails,
+    /// The driver's error, which becomes the [`Error`](crate::Error)'s `source()`.
+    pub source: Option<DriverError>,
 }
 
 impl DbFailure {
@@ -73,7 +83,68 @@ impl DbFailure {
         DbFailure {
             kind,
             message: message.into(),
+            details: DbDetails::default(),
+            source: None,
         }
+    }
+
+    /// Adds what the database reported besides its message.
+    pub fn with_details(mut self, details: DbDetails) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The workspace error for this failure, which happened while `action` ("inserting into
+    /// `users`") on `table`. The one place where failure kinds become [`Error`] variants.
+    pub fn into_error(self, action: String, table: &str) -> Error {
+        let DbFailure {
+            kind,
+            message,
+            details,
+            source,
+        } = self;
+        match kind {
+            FailureKind::Constraint(kind) => Error::Constraint {
+                kind,
+                table: table.to_owned(),
+                action,
+                message,
+                details,
+                source,
+            },
+            FailureKind::MissingTable(table) => Error::MissingTable { table },
+            FailureKind::PoolClosed => Error::PoolClosed,
+            FailureKind::PoolTimeout => Error::PoolTimeout,
+            FailureKind::Conflict(kind) => Error::Conflict {
+                kind,
+                action,
+                message,
+                details,
+                source,
+            },
+            FailureKind::Canceled => Error::Canceled {
+                action,
+                message,
+                source,
+            },
+            FailureKind::Connection => Error::Connection {
+                action,
+                message,
+                source,
+            },
+            FailureKind::Other => Error::Database {
+                action,
+                message,
+                details,
+                source,
+            },
+        }
+    }
+
+    /// Keeps the driver's error as the source.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
     }
 }
 

@@ -1,7 +1,7 @@
 //! A database: a backend's connection pool, schema creation, and the one place where statements
 //! are logged, counted and their failures turned into [`Error`]s.
 
-use crate::backend::{Backend, DbFailure, Dialect, ExecOutcome, FailureKind, Row, Transaction};
+use crate::backend::{Backend, DbFailure, Dialect, ExecOutcome, Row, Transaction};
 use crate::error::{Error, Result};
 use crate::meta::ModelMeta;
 use crate::schema;
@@ -71,21 +71,7 @@ impl Context {
     }
 
     pub(crate) fn error(&self, failure: DbFailure) -> Error {
-        match failure.kind {
-            FailureKind::Constraint(kind) => Error::Constraint {
-                kind,
-                table: self.table.to_owned(),
-                action: self.describe(),
-                message: failure.message,
-            },
-            FailureKind::MissingTable(table) => Error::MissingTable { table },
-            FailureKind::PoolClosed => Error::PoolClosed,
-            FailureKind::PoolTimeout => Error::PoolTimeout,
-            FailureKind::Other => Error::Database {
-                action: self.describe(),
-                message: failure.message,
-            },
-        }
+        failure.into_error(self.describe(), self.table)
     }
 }
 
@@ -136,34 +122,46 @@ impl Database {
     }
 
     /// Creates the tables of `models` (and of every model they reach through relationships), in
-    /// foreign-key dependency order, with an index on each foreign-key column.
+    /// foreign-key dependency order, with an index on each foreign-key column. All of it runs
+    /// in one transaction: if one statement fails, no table is created.
     pub async fn create_all(&self, models: &[&'static ModelMeta]) -> Result<()> {
         let models = self.model_set(models)?;
+        let mut statements = Vec::new();
         for model in schema::dependency_order(&models) {
-            self.execute(
-                sql::create_table(self.dialect(), model),
-                Context::new(Action::Schema, model.table),
-            )
-            .await?;
+            let ctx = Context::new(Action::Schema, model.table);
+            statements.push((sql::create_table(self.dialect(), model), ctx));
             for index in sql::create_indexes(self.dialect(), model) {
-                self.execute(index, Context::new(Action::Schema, model.table))
-                    .await?;
+                statements.push((index, ctx));
             }
         }
-        Ok(())
+        self.run_schema(statements).await
     }
 
-    /// Drops the tables of `models` (and of every model they reach), referencing tables first.
+    /// Drops the tables of `models` (and of every model they reach), referencing tables first,
+    /// in one transaction.
     pub async fn drop_all(&self, models: &[&'static ModelMeta]) -> Result<()> {
         let models = self.model_set(models)?;
-        for model in schema::dependency_order(&models).into_iter().rev() {
-            self.execute(
-                sql::drop_table(self.dialect(), model),
-                Context::new(Action::Schema, model.table),
-            )
-            .await?;
+        let statements = schema::dependency_order(&models)
+            .into_iter()
+            .rev()
+            .map(|model| {
+                let ctx = Context::new(Action::Schema, model.table);
+                (sql::drop_table(self.dialect(), model), ctx)
+            })
+            .collect();
+        self.run_schema(statements).await
+    }
+
+    /// Runs schema statements in one transaction (both backends have transactional DDL).
+    async fn run_schema(&self, statements: Vec<(Statement, Context)>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (statement, ctx) in statements {
+            self.execute_in(&mut tx, statement, ctx).await?;
         }
-        Ok(())
+        self.count_end(sql::TransactionEnd::Commit);
+        tx.commit()
+            .await
+            .map_err(|f| Context::new(Action::Transaction, "schema").error(f))
     }
 
     fn model_set(&self, models: &[&'static ModelMeta]) -> Result<Vec<&'static ModelMeta>> {

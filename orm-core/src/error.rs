@@ -2,6 +2,7 @@
 
 use crate::value::ValueError;
 use std::fmt;
+use std::sync::Arc;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -28,6 +29,76 @@ impl fmt::Display for ConstraintKind {
             ConstraintKind::NotNull => "not null",
             ConstraintKind::Check => "check",
         })
+    }
+}
+
+/// Why a database aborted a statement because of other transactions. The statement did nothing;
+/// running the whole transaction again can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConflictKind {
+    /// The transaction could not be serialized with concurrent ones (PostgreSQL `40001`).
+    Serialization,
+    /// The transaction was chosen as a deadlock victim (PostgreSQL `40P01`).
+    Deadlock,
+    /// Another connection held the lock for longer than the busy timeout (SQLite
+    /// `SQLITE_BUSY` / `SQLITE_LOCKED`).
+    Busy,
+}
+
+impl fmt::Display for ConflictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConflictKind::Serialization => "serialization failure",
+            ConflictKind::Deadlock => "deadlock",
+            ConflictKind::Busy => "database busy",
+        })
+    }
+}
+
+/// The driver's own error, kept as the [`source`](std::error::Error::source) of an [`Error`].
+pub type DriverError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What the database reported about a failure besides its message: its own error code and the
+/// constraint, table and column it names. Each is `None` where the database does not say it
+/// (SQLite names no constraints; its table and column come from its message).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DbDetails {
+    /// The database's code: a PostgreSQL SQLSTATE (`"23505"`) or a SQLite extended result
+    /// code (`"2067"`).
+    pub code: Option<String>,
+    /// The name of the violated constraint (PostgreSQL).
+    pub constraint: Option<String>,
+    /// The table the database names.
+    pub table: Option<String>,
+    /// The column the database names.
+    pub column: Option<String>,
+}
+
+impl DbDetails {
+    /// Sets the database's code.
+    pub fn code(mut self, code: Option<impl Into<String>>) -> Self {
+        self.code = code.map(Into::into);
+        self
+    }
+
+    /// Sets the constraint name.
+    pub fn constraint(mut self, name: Option<impl Into<String>>) -> Self {
+        self.constraint = name.map(Into::into);
+        self
+    }
+
+    /// Sets the table name.
+    pub fn table(mut self, name: Option<impl Into<String>>) -> Self {
+        self.table = name.map(Into::into);
+        self
+    }
+
+    /// Sets the column name.
+    pub fn column(mut self, name: Option<impl Into<String>>) -> Self {
+        self.column = name.map(Into::into);
+        self
     }
 }
 
@@ -69,6 +140,55 @@ pub enum Error {
         action: String,
         /// The database's own message.
         message: String,
+        /// The database's code, constraint, table and column.
+        details: DbDetails,
+        /// The driver's error.
+        #[source]
+        source: Option<DriverError>,
+    },
+
+    /// The database aborted a statement because of concurrent transactions (a serialization
+    /// failure, a deadlock, a lock held too long). Nothing of the transaction's work since its
+    /// last successful flush was applied; run the whole transaction again
+    /// ([`Error::is_retryable`]).
+    #[error("{kind} while {action}: {message}; run the transaction again")]
+    Conflict {
+        /// Why the database aborted.
+        kind: ConflictKind,
+        /// What the ORM was doing.
+        action: String,
+        /// The database's own message.
+        message: String,
+        /// The database's code.
+        details: DbDetails,
+        /// The driver's error.
+        #[source]
+        source: Option<DriverError>,
+    },
+
+    /// The database canceled the statement: a statement timeout fired or someone canceled it
+    /// (PostgreSQL `57014`).
+    #[error("the statement was canceled while {action} (statement timeout or cancel request): {message}")]
+    Canceled {
+        /// What the ORM was doing.
+        action: String,
+        /// The database's own message.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Option<DriverError>,
+    },
+
+    /// The connection to the database failed or was lost.
+    #[error("database connection failed while {action}: {message}")]
+    Connection {
+        /// What the ORM was doing.
+        action: String,
+        /// The driver's message.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Option<DriverError>,
     },
 
     /// A table does not exist.
@@ -97,6 +217,11 @@ pub enum Error {
         action: String,
         /// The driver's message.
         message: String,
+        /// The database's code, where it gave one.
+        details: DbDetails,
+        /// The driver's error.
+        #[source]
+        source: Option<DriverError>,
     },
 
     /// A handle issued by another session was passed to this one.
@@ -215,4 +340,79 @@ pub enum Error {
         /// What was attempted.
         action: &'static str,
     },
+}
+
+impl Error {
+    /// A failure of the ORM itself while `action`, with no database error behind it.
+    pub(crate) fn internal(action: String, message: impl Into<String>) -> Self {
+        Error::Database {
+            action,
+            message: message.into(),
+            details: DbDetails::default(),
+            source: None,
+        }
+    }
+
+    /// The kind of the violated constraint, if this is a constraint violation.
+    pub fn constraint_kind(&self) -> Option<ConstraintKind> {
+        match self {
+            Error::Constraint { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// Whether a `UNIQUE` (or primary-key) constraint was violated: a duplicate, which a
+    /// service usually answers with 409 Conflict.
+    pub fn is_unique_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::Unique)
+    }
+
+    /// Whether a foreign-key constraint was violated.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::ForeignKey)
+    }
+
+    /// Whether a `NOT NULL` constraint was violated.
+    pub fn is_not_null_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::NotNull)
+    }
+
+    /// Whether a `CHECK` constraint was violated.
+    pub fn is_check_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::Check)
+    }
+
+    /// Whether running the whole transaction again can succeed: the database aborted it
+    /// because of concurrent transactions ([`Error::Conflict`]: PostgreSQL `40001` and
+    /// `40P01`, SQLite busy or locked).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+
+    /// What the database reported besides its message, for errors that came from it.
+    pub fn db_details(&self) -> Option<&DbDetails> {
+        match self {
+            Error::Constraint { details, .. }
+            | Error::Conflict { details, .. }
+            | Error::Database { details, .. } => Some(details),
+            _ => None,
+        }
+    }
+
+    /// The database's own error code: a PostgreSQL SQLSTATE such as `"23505"`, or a SQLite
+    /// extended result code such as `"2067"`.
+    pub fn db_code(&self) -> Option<&str> {
+        self.db_details()?.code.as_deref()
+    }
+
+    /// The name of the violated constraint, where the database names it (PostgreSQL does;
+    /// SQLite does not).
+    pub fn constraint_name(&self) -> Option<&str> {
+        self.db_details()?.constraint.as_deref()
+    }
+
+    /// The column the database names in its error (the NOT NULL column, for example).
+    pub fn column(&self) -> Option<&str> {
+        self.db_details()?.column.as_deref()
+    }
 }

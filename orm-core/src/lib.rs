@@ -39,7 +39,7 @@ pub mod sql;
 
 pub use column::{Column, Condition, Rel};
 pub use database::Database;
-pub use error::{ConstraintKind, Error, Result};
+pub use error::{ConflictKind, ConstraintKind, DbDetails, DriverError, Error, Result};
 pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
 pub use orm_derive::Model;
 pub use plan::preview::{PlannedStatement, Preview, TableEffect};

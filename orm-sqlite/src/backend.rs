@@ -5,7 +5,7 @@ use crate::error::to_failure;
 use crate::options::SqliteOptions;
 use crate::url::{self, Target};
 use orm_core::backend::{
-    Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, FailureKind, Row, Transaction,
+    Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, Row, Transaction,
 };
 use orm_core::{Error, Value};
 use sqlx::sqlite::{
@@ -60,6 +60,36 @@ impl SqliteBackend {
         })
     }
 
+    /// Wraps a pool the application already has. Its connections must enforce foreign keys
+    /// (sqlx's `SqliteConnectOptions` turns `foreign_keys` on unless told otherwise); this is
+    /// checked on one connection.
+    pub async fn from_pool(pool: SqlitePool) -> orm_core::Result<SqliteBackend> {
+        let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| to_failure(e).into_error("checking the pool".to_owned(), ""))?;
+        if enforced == 0 {
+            return Err(Error::Database {
+                action: "checking the pool".to_owned(),
+                message: "its connections do not enforce foreign keys; build the pool from \
+                          `SqliteConnectOptions` with `.foreign_keys(true)`"
+                    .to_owned(),
+                details: Default::default(),
+                source: None,
+            });
+        }
+        Ok(SqliteBackend {
+            pool,
+            keeper: Mutex::new(None),
+            in_memory: false,
+        })
+    }
+
+    /// The sqlx pool, for statements of the application's own.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Whether the database lives in memory (a pool of exactly one connection).
     pub fn is_in_memory(&self) -> bool {
         self.in_memory
@@ -107,15 +137,7 @@ fn pool_options(options: &SqliteOptions, in_memory: bool) -> SqlitePoolOptions {
 
 /// A failure to open the database, as the workspace error.
 fn connect_error(url: &str, err: sqlx::Error) -> Error {
-    let failure = to_failure(err);
-    match failure.kind {
-        FailureKind::PoolTimeout => Error::PoolTimeout,
-        FailureKind::PoolClosed => Error::PoolClosed,
-        _ => Error::Database {
-            action: format!("opening `{url}`"),
-            message: failure.message,
-        },
-    }
+    to_failure(err).into_error(format!("opening `{url}`"), "")
 }
 
 fn outcome(result: SqliteQueryResult) -> ExecOutcome {

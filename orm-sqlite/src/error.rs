@@ -1,28 +1,58 @@
-//! Sorting sqlx errors into the [`FailureKind`]s of the backend boundary.
+//! Sorting sqlx errors into the [`FailureKind`]s of the backend boundary, keeping SQLite's code
+//! and the table and column its message names, with the driver's error as the source.
 
 use orm_core::backend::{DbFailure, FailureKind};
-use orm_core::ConstraintKind;
+use orm_core::{ConflictKind, ConstraintKind, DbDetails};
 use sqlx::error::{DatabaseError, ErrorKind};
 
 /// Sorts a sqlx error into a [`DbFailure`].
 pub(crate) fn to_failure(err: sqlx::Error) -> DbFailure {
-    match err {
+    let failure = match &err {
         sqlx::Error::Database(db) => database_failure(db.as_ref()),
-        sqlx::Error::PoolClosed => failure(FailureKind::PoolClosed, err.to_string()),
-        sqlx::Error::PoolTimedOut => failure(FailureKind::PoolTimeout, err.to_string()),
-        other => failure(FailureKind::Other, other.to_string()),
-    }
+        sqlx::Error::PoolClosed => DbFailure::new(FailureKind::PoolClosed, err.to_string()),
+        sqlx::Error::PoolTimedOut => DbFailure::new(FailureKind::PoolTimeout, err.to_string()),
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => {
+            DbFailure::new(FailureKind::Connection, err.to_string())
+        }
+        other => DbFailure::new(FailureKind::Other, other.to_string()),
+    };
+    failure.with_source(err)
 }
 
 /// Sorts an error reported by SQLite itself, keeping SQLite's message (without sqlx's
-/// "(code: N)" prefix).
+/// "(code: N)" prefix) and its extended result code.
 fn database_failure(db: &dyn DatabaseError) -> DbFailure {
     let message = db.message().to_owned();
+    let code = db.code().map(|code| code.into_owned());
     let kind = match constraint_kind(db) {
         Some(kind) => FailureKind::Constraint(kind),
+        None if code.as_deref().is_some_and(is_busy) => {
+            FailureKind::Conflict(ConflictKind::Busy)
+        }
         None => missing_table(&message).map_or(FailureKind::Other, FailureKind::MissingTable),
     };
-    failure(kind, message)
+    let (table, column) = constraint_target(&message).unzip();
+    let details = DbDetails::default()
+        .code(code)
+        .table(table)
+        .column(column);
+    DbFailure::new(kind, message).with_details(details)
+}
+
+/// Whether an extended result code is `SQLITE_BUSY` (5) or `SQLITE_LOCKED` (6): another
+/// connection held a lock past the busy timeout.
+fn is_busy(code: &str) -> bool {
+    code.parse::<i64>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+/// The table and column of "UNIQUE constraint failed: users.name" (the first, for a
+/// constraint over several columns).
+pub(crate) fn constraint_target(message: &str) -> Option<(String, String)> {
+    let (_, target) = message.split_once("constraint failed: ")?;
+    let first = target.split([',', ' ']).next()?;
+    let (table, column) = first.split_once('.')?;
+    Some((table.to_owned(), column.to_owned()))
 }
 
 /// The kind of a violated constraint, from SQLite's extended result code (which sqlx turns
@@ -59,10 +89,6 @@ pub(crate) fn missing_table(message: &str) -> Option<String> {
     let name = rest.split_whitespace().next()?;
     let table = name.rsplit_once('.').map_or(name, |(_, table)| table);
     Some(table.to_owned())
-}
-
-fn failure(kind: FailureKind, message: String) -> DbFailure {
-    DbFailure::new(kind, message)
 }
 
 #[cfg(test)]
@@ -102,6 +128,23 @@ mod tests {
             Some(ConstraintKind::Check)
         );
         assert_eq!(sort("database is locked"), None);
+    }
+
+    #[test]
+    fn constraint_targets_are_read() {
+        assert_eq!(
+            constraint_target("UNIQUE constraint failed: users.name, users.email"),
+            Some(("users".to_owned(), "name".to_owned()))
+        );
+        assert_eq!(constraint_target("FOREIGN KEY constraint failed"), None);
+    }
+
+    #[test]
+    fn busy_and_locked_codes_are_conflicts() {
+        assert!(is_busy("5"));
+        assert!(is_busy("517")); // SQLITE_BUSY_SNAPSHOT
+        assert!(is_busy("262")); // SQLITE_LOCKED_SHAREDCACHE
+        assert!(!is_busy("2067")); // SQLITE_CONSTRAINT_UNIQUE
     }
 
     #[test]

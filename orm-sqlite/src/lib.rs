@@ -79,3 +79,29 @@ pub async fn connect_with(url: &str, options: SqliteOptions) -> orm_core::Result
     let backend = SqliteBackend::open(url, &options).await?;
     Ok(Database::new(Arc::new(backend)))
 }
+
+/// A [`Database`] over a [`sqlx::SqlitePool`] the application already has (a service that
+/// also runs its own sqlx queries shares one pool). The pool's settings are the
+/// application's: this crate's pragmas are not applied, except that the pool must enforce
+/// foreign keys, which is checked.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+/// let db = orm_sqlite::from_pool(pool).await?;
+/// # let _ = db;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Database`](orm_core::Error) if the pool cannot be reached or its connections do
+/// not enforce foreign keys.
+pub async fn from_pool(pool: sqlx::SqlitePool) -> orm_core::Result<Database> {
+    let backend = SqliteBackend::from_pool(pool).await?;
+    Ok(Database::new(Arc::new(backend)))
+}

@@ -61,22 +61,16 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     }
 
     /// The source of a multi-row UPDATE, joined on the key as `alias.column1` (the key) and
-    /// `alias.column2...` (the values): `FROM (VALUES (?, ?), ...) AS alias`.
+    /// `alias.column2...` (the values): `FROM (VALUES (?, ?), ...) AS alias`. `types` are the
+    /// SQL types of the key and the value columns, in that order.
     fn update_from_values(
         &self,
         b: &mut SqlBuilder,
+        types: &[SqlType],
         rows: &[(crate::Value, Vec<crate::Value>)],
         alias: &str,
     ) {
-        b.push(" FROM (VALUES ");
-        b.list(rows.iter(), |b, (key, values)| {
-            b.push("(").param(key.clone());
-            for value in values {
-                b.push(", ").param(value.clone());
-            }
-            b.push(")");
-        });
-        b.push(") AS ").ident(alias);
+        values_source(b, types, rows, alias, false);
     }
 
     /// The start of a recursive common table expression (`WITH RECURSIVE`), with which a whole
@@ -84,6 +78,40 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     fn with_recursive(&self) -> &'static str {
         "WITH RECURSIVE "
     }
+}
+
+/// Writes `FROM (VALUES (...), ...) AS alias`; with `cast_first_row`, the first row's
+/// placeholders are cast to `types`, which then types the whole VALUES list (a database that
+/// types parameters needs it: a NULL parameter alone would be resolved as text).
+pub fn values_source(
+    b: &mut SqlBuilder,
+    types: &[SqlType],
+    rows: &[(crate::Value, Vec<crate::Value>)],
+    alias: &str,
+    cast_first_row: bool,
+) {
+    b.push(" FROM (VALUES ");
+    b.list(rows.iter().enumerate(), |b, (index, (key, values))| {
+        let cast = cast_first_row && index == 0;
+        b.push("(");
+        for (column, value) in std::iter::once(key).chain(values).enumerate() {
+            if column > 0 {
+                b.push(", ");
+            }
+            match types.get(column).filter(|_| cast) {
+                Some(&ty) => {
+                    let name = b.dialect.type_name(ty);
+                    b.push("CAST(").param(value.clone());
+                    b.push(" AS ").push(name).push(")");
+                }
+                None => {
+                    b.param(value.clone());
+                }
+            }
+        }
+        b.push(")");
+    });
+    b.push(") AS ").ident(alias);
 }
 
 /// SQLite 3.35 or later (for `RETURNING`).
@@ -131,7 +159,7 @@ impl Dialect for Sqlite {
     }
 }
 
-/// PostgreSQL (for the coming `orm-postgres` backend; rendering is tested today).
+/// PostgreSQL 12 or later (the `orm-postgres` backend).
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct Postgres;
@@ -169,5 +197,17 @@ impl Dialect for Postgres {
 
     fn no_limit(&self) -> &'static str {
         "ALL"
+    }
+
+    fn update_from_values(
+        &self,
+        b: &mut SqlBuilder,
+        types: &[SqlType],
+        rows: &[(crate::Value, Vec<crate::Value>)],
+        alias: &str,
+    ) {
+        // Parameters are typed by their context; in a VALUES list the only context is the
+        // list itself, so the first row says the column types.
+        values_source(b, types, rows, alias, true);
     }
 }

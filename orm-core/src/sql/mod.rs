@@ -7,11 +7,11 @@ pub(crate) mod describe;
 mod dialect;
 pub(crate) mod rowset;
 
-pub use dialect::{Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
+pub use dialect::{values_source, Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
 
 use crate::column::Expr;
 use crate::meta::ModelMeta;
-use crate::value::Value;
+use crate::value::{SqlType, Value};
 
 /// A rendered statement: its text and the values bound to its parameters, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -300,7 +300,11 @@ pub(crate) fn update_many(
             .push(".");
         b.ident(&format!("column{}", i + 2));
     });
-    dialect.update_from_values(&mut b, rows, "orm_v");
+    let types: Vec<SqlType> = std::iter::once(meta.primary_key[0])
+        .chain(columns.iter().copied())
+        .map(|column| meta.columns[column].sql_type)
+        .collect();
+    dialect.update_from_values(&mut b, &types, rows, "orm_v");
     b.push(" WHERE ").ident(meta.table).push(".").ident(key);
     b.push(" = ").ident("orm_v").push(".").ident("column1");
     b.finish()

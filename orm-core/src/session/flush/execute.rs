@@ -222,17 +222,30 @@ impl Session {
                 let first = last - n as i64 + 1;
                 return Ok((first..=last).map(Value::Integer).collect());
             }
-            return Err(Error::Database {
-                action: format!("inserting into `{}`", model.table),
-                message: "the backend reported no generated key".into(),
-            });
+            return Err(Error::internal(
+                format!("inserting into `{}`", model.table),
+                "the backend reported no generated key",
+            ));
         }
         let statement = sql::insert(dialect, model, columns, rows, Some(key_column));
         let returned = self.db.fetch(Some(tx), statement, ctx).await?;
-        Ok(returned
+        let mut keys: Vec<Value> = returned
             .into_iter()
             .filter_map(|row| row.into_iter().next())
-            .collect())
+            .collect();
+        if keys.len() != n {
+            return Err(Error::internal(
+                format!("inserting into `{}`", model.table),
+                format!("{n} rows inserted but {} keys returned", keys.len()),
+            ));
+        }
+        // The database draws the keys from its sequence in the order of the VALUES rows, so
+        // they increase with it; RETURNING itself promises no order, so sort them.
+        keys.sort_by_key(|key| match key {
+            Value::Integer(i) => *i,
+            _ => i64::MIN,
+        });
+        Ok(keys)
     }
 
     /// Writes changed columns: one statement per object, or for a group of objects of a model

@@ -2,19 +2,23 @@
 //! The mdBook's chapters are also compiled here as doctests (see `guide`).
 
 pub mod fixtures;
+pub mod harness;
 pub mod models;
 
 use orm_core::{Database, Result};
 
-/// A fresh in-memory SQLite database with the tables of `models` created.
-pub async fn memory_db(models: &[&'static orm_core::meta::ModelMeta]) -> Result<Database> {
-    let db = orm_sqlite::connect("sqlite::memory:").await?;
-    db.create_all(models).await?;
-    Ok(db)
+/// A fresh database of the running test instance's backend (see [`harness`]) with the tables
+/// of `models` created: in-memory SQLite, or a schema of its own on PostgreSQL.
+pub async fn fresh_db(models: &[&'static orm_core::meta::ModelMeta]) -> Result<Database> {
+    Ok(harness::fresh(models).await.db)
 }
 
 /// Sends the SQL log (`orm::sql`) to stderr when `RUST_LOG` asks for it, e.g. `RUST_LOG=orm::sql=debug`.
+/// Without `RUST_LOG` no subscriber is installed, so a test binary can install its own.
 pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()

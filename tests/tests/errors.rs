@@ -2,7 +2,7 @@
 //! deleted or detached object, each kind of constraint violation, a closed pool, a malformed URL,
 //! a missing table, and a row that does not fit its model. After each, the session stays usable.
 
-use orm_core::backend::Backend;
+use orm_tests::harness::Backend;
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
 use orm_tests::models::{Address, User};
@@ -63,7 +63,7 @@ pub struct Stock {
 }
 
 async fn db() -> Result<Database> {
-    orm_tests::memory_db(&[User::META, Address::META, Account::META, StrictNote::META]).await
+    orm_tests::fresh_db(&[User::META, Address::META, Account::META, StrictNote::META]).await
 }
 
 fn account(name: &str) -> Account {
@@ -79,308 +79,324 @@ async fn count<T: Model>(db: &Database) -> Result<u64> {
 
 // ---- handles ----
 
-#[tokio::test]
-async fn a_handle_from_another_session_is_a_foreign_handle_error() -> Result<()> {
-    let db = db().await?;
-    let mut a = db.session();
-    let jack = a.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    a.commit().await?;
-    let mut b = db.session();
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_handle_from_another_session_is_a_foreign_handle_error() -> Result<()> {
+        let db = db().await?;
+        let mut a = db.session();
+        let jack = a.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        a.commit().await?;
+        let mut b = db.session();
 
-    let is_foreign = |r: Result<()>| matches!(r, Err(Error::ForeignHandle { model: "User" }));
-    assert!(is_foreign(b.read(jack).await.map(|_| ())));
-    assert!(is_foreign(b.write(jack).await.map(|_| ())));
-    assert!(is_foreign(b.delete(jack)));
-    assert!(is_foreign(b.expire(jack)));
-    assert!(is_foreign(b.refresh(jack).await));
-    assert!(is_foreign(b.expunge(jack)));
-    assert!(is_foreign(
-        b.related(jack, User::ADDRESSES).await.map(|_| ())
-    ));
-    let addr = b.add(Address::new("x@example.com"))?;
-    assert!(is_foreign(b.append(jack, User::ADDRESSES, addr).await));
-    assert!(matches!(
-        b.set(addr, Address::USER, Some(jack)).await,
-        Err(Error::ForeignHandle { model: "User" })
-    ));
-    assert_eq!(b.state(jack), ObjectState::Detached);
+        let is_foreign = |r: Result<()>| matches!(r, Err(Error::ForeignHandle { model: "User" }));
+        assert!(is_foreign(b.read(jack).await.map(|_| ())));
+        assert!(is_foreign(b.write(jack).await.map(|_| ())));
+        assert!(is_foreign(b.delete(jack)));
+        assert!(is_foreign(b.expire(jack)));
+        assert!(is_foreign(b.refresh(jack).await));
+        assert!(is_foreign(b.expunge(jack)));
+        assert!(is_foreign(
+            b.related(jack, User::ADDRESSES).await.map(|_| ())
+        ));
+        let addr = b.add(Address::new("x@example.com"))?;
+        assert!(is_foreign(b.append(jack, User::ADDRESSES, addr).await));
+        assert!(matches!(
+            b.set(addr, Address::USER, Some(jack)).await,
+            Err(Error::ForeignHandle { model: "User" })
+        ));
+        assert_eq!(b.state(jack), ObjectState::Detached);
 
-    let message = b.read(jack).await.expect_err("foreign").to_string();
-    assert!(
-        message.contains("User") && message.contains("another session"),
-        "{message}"
-    );
+        let message = b.read(jack).await.expect_err("foreign").to_string();
+        assert!(
+            message.contains("User") && message.contains("another session"),
+            "{message}"
+        );
 
-    // Neither session was harmed.
-    b.expunge(addr)?;
-    b.commit().await?;
-    assert_eq!(a.read(jack).await?.name, "jack");
-    assert_eq!(count::<Address>(&db).await?, 0);
-    Ok(())
+        // Neither session was harmed.
+        b.expunge(addr)?;
+        b.commit().await?;
+        assert_eq!(a.read(jack).await?.name, "jack");
+        assert_eq!(count::<Address>(&db).await?, 0);
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn a_deleted_object_is_unavailable_once_its_delete_is_flushed() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    s.commit().await?;
-    let id = s.read(jack).await?.id.expect("committed");
-    s.delete(jack)?;
-    s.flush().await?;
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_deleted_object_is_unavailable_once_its_delete_is_flushed() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        s.commit().await?;
+        let id = s.read(jack).await?.id.expect("committed");
+        s.delete(jack)?;
+        s.flush().await?;
 
-    let unavailable = |r: Result<()>| match r {
-        Err(Error::Unavailable { model, key, state }) => {
-            assert_eq!((model, state), ("User", "deleted"));
-            assert_eq!(key, id.to_string());
-            true
+        let unavailable = |r: Result<()>| match r {
+            Err(Error::Unavailable { model, key, state }) => {
+                assert_eq!((model, state), ("User", "deleted"));
+                assert_eq!(key, id.to_string());
+                true
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        };
+        assert!(unavailable(s.read(jack).await.map(|_| ())));
+        assert!(unavailable(s.write(jack).await.map(|_| ())));
+        assert!(unavailable(s.delete(jack)));
+        assert!(unavailable(s.refresh(jack).await));
+        assert!(unavailable(
+            s.related(jack, User::ADDRESSES).await.map(|_| ())
+        ));
+        let message = s.read(jack).await.expect_err("deleted").to_string();
+        assert!(
+            message.contains("User")
+                && message.contains("deleted")
+                && message.contains(&id.to_string()),
+            "{message}"
+        );
+
+        s.commit().await?;
+        match s.read(jack).await {
+            Err(Error::Unavailable {
+                state: "detached", ..
+            }) => {}
+            other => panic!("after commit a deleted object is detached, got {other:?}"),
         }
-        other => panic!("expected Unavailable, got {other:?}"),
-    };
-    assert!(unavailable(s.read(jack).await.map(|_| ())));
-    assert!(unavailable(s.write(jack).await.map(|_| ())));
-    assert!(unavailable(s.delete(jack)));
-    assert!(unavailable(s.refresh(jack).await));
-    assert!(unavailable(
-        s.related(jack, User::ADDRESSES).await.map(|_| ())
-    ));
-    let message = s.read(jack).await.expect_err("deleted").to_string();
-    assert!(
-        message.contains("User")
-            && message.contains("deleted")
-            && message.contains(&id.to_string()),
-        "{message}"
-    );
-
-    s.commit().await?;
-    match s.read(jack).await {
-        Err(Error::Unavailable {
-            state: "detached", ..
-        }) => {}
-        other => panic!("after commit a deleted object is detached, got {other:?}"),
+        // The session is still usable.
+        s.add(User::new("ed", "Ed Jones", "eddie"))?;
+        s.commit().await?;
+        assert_eq!(count::<User>(&db).await?, 1);
+        Ok(())
     }
-    // The session is still usable.
-    s.add(User::new("ed", "Ed Jones", "eddie"))?;
-    s.commit().await?;
-    assert_eq!(count::<User>(&db).await?, 1);
-    Ok(())
 }
 
-#[tokio::test]
-async fn attaching_a_deleted_object_is_an_error_at_once() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let mut jack = User::new("jack", "Jack Bean", "gjffdd");
-    jack.addresses.push(Address::new("old@example.com"));
-    let jack = s.add(jack)?;
-    let ed = s.add(User::new("ed", "Ed Jones", "eddie"))?;
-    s.commit().await?;
-    let addr = s.related(jack, User::ADDRESSES).await?[0];
-    s.delete(addr)?;
-    s.flush().await?;
-    assert!(s.related(jack, User::ADDRESSES).await?.is_empty());
-    match s.append(ed, User::ADDRESSES, addr).await {
-        Err(
-            err @ Error::AttachDeleted {
-                model: "Address", ..
-            },
-        ) => {
-            assert!(err.to_string().contains("addresses"), "{err}");
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn attaching_a_deleted_object_is_an_error_at_once() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let mut jack = User::new("jack", "Jack Bean", "gjffdd");
+        jack.addresses.push(Address::new("old@example.com"));
+        let jack = s.add(jack)?;
+        let ed = s.add(User::new("ed", "Ed Jones", "eddie"))?;
+        s.commit().await?;
+        let addr = s.related(jack, User::ADDRESSES).await?[0];
+        s.delete(addr)?;
+        s.flush().await?;
+        assert!(s.related(jack, User::ADDRESSES).await?.is_empty());
+        match s.append(ed, User::ADDRESSES, addr).await {
+            Err(
+                err @ Error::AttachDeleted {
+                    model: "Address", ..
+                },
+            ) => {
+                assert!(err.to_string().contains("addresses"), "{err}");
+            }
+            other => panic!("expected AttachDeleted, got {other:?}"),
         }
-        other => panic!("expected AttachDeleted, got {other:?}"),
+        s.commit().await?;
+        assert_eq!(count::<Address>(&db).await?, 0);
+        Ok(())
     }
-    s.commit().await?;
-    assert_eq!(count::<Address>(&db).await?, 0);
-    Ok(())
 }
 
-#[tokio::test]
-async fn a_row_deleted_by_another_session_is_unavailable_after_expiry() -> Result<()> {
-    let db = db().await?;
-    let mut a = db.session();
-    let jack = a.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    a.commit().await?;
-    let id = a.read(jack).await?.id.expect("committed");
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_row_deleted_by_another_session_is_unavailable_after_expiry() -> Result<()> {
+        let db = db().await?;
+        let mut a = db.session();
+        let jack = a.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        a.commit().await?;
+        let id = a.read(jack).await?.id.expect("committed");
 
-    let mut b = db.session();
-    let jack_b = b.get::<User>(id).await?.expect("stored");
-    b.delete(jack_b)?;
-    b.commit().await?;
+        let mut b = db.session();
+        let jack_b = b.get::<User>(id).await?.expect("stored");
+        b.delete(jack_b)?;
+        b.commit().await?;
 
-    a.expire(jack)?;
-    match a.read(jack).await {
-        Err(Error::Unavailable {
-            model: "User",
-            state: "deleted",
-            ..
-        }) => {}
-        other => panic!("expected Unavailable, got {other:?}"),
+        a.expire(jack)?;
+        match a.read(jack).await {
+            Err(Error::Unavailable {
+                model: "User",
+                state: "deleted",
+                ..
+            }) => {}
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(a.get::<User>(id).await?.is_none());
+        Ok(())
     }
-    assert!(a.get::<User>(id).await?.is_none());
-    Ok(())
 }
 
 // ---- constraint violations ----
 
-#[tokio::test]
-async fn unique_violation() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    s.add(account("alice"))?;
-    s.commit().await?;
-    let dup = s.add(account("alice"))?;
-    let err = s.commit().await.expect_err("duplicate username");
-    match &err {
-        Error::Constraint {
-            kind: ConstraintKind::Unique,
-            table,
-            action,
-            ..
-        } => {
-            assert_eq!(table, "accounts");
-            assert_eq!(action, "inserting into `accounts`");
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn unique_violation() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        s.add(account("alice"))?;
+        s.commit().await?;
+        let dup = s.add(account("alice"))?;
+        let err = s.commit().await.expect_err("duplicate username");
+        match &err {
+            Error::Constraint {
+                kind: ConstraintKind::Unique,
+                table,
+                action,
+                ..
+            } => {
+                assert_eq!(table, "accounts");
+                assert_eq!(action, "inserting into `accounts`");
+            }
+            other => panic!("expected a unique violation, got {other:?}"),
         }
-        other => panic!("expected a unique violation, got {other:?}"),
+        let text = err.to_string();
+        assert!(
+            text.contains("unique") && text.contains("accounts") && text.contains("username"),
+            "{text}"
+        );
+        s.write(dup).await?.username = "alicia".into();
+        s.commit().await?;
+        assert_eq!(count::<Account>(&db).await?, 2);
+        Ok(())
     }
-    let text = err.to_string();
-    assert!(
-        text.contains("unique") && text.contains("accounts") && text.contains("username"),
-        "{text}"
-    );
-    s.write(dup).await?.username = "alicia".into();
-    s.commit().await?;
-    assert_eq!(count::<Account>(&db).await?, 2);
-    Ok(())
 }
 
-#[tokio::test]
-async fn not_null_violation() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    s.add(StrictNote {
-        id: None,
-        body: "kept".into(),
-    })?;
-    s.commit().await?;
-    let bad = s.add(LooseNote {
-        id: None,
-        body: None,
-    })?;
-    let err = s.commit().await.expect_err("body is NOT NULL");
-    match &err {
-        Error::Constraint {
-            kind: ConstraintKind::NotNull,
-            table,
-            message,
-            ..
-        } => {
-            assert_eq!(table, "notes");
-            assert!(message.contains("body"), "{message}");
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn not_null_violation() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        s.add(StrictNote {
+            id: None,
+            body: "kept".into(),
+        })?;
+        s.commit().await?;
+        let bad = s.add(LooseNote {
+            id: None,
+            body: None,
+        })?;
+        let err = s.commit().await.expect_err("body is NOT NULL");
+        match &err {
+            Error::Constraint {
+                kind: ConstraintKind::NotNull,
+                table,
+                message,
+                ..
+            } => {
+                assert_eq!(table, "notes");
+                assert!(message.contains("body"), "{message}");
+            }
+            other => panic!("expected a not-null violation, got {other:?}"),
         }
-        other => panic!("expected a not-null violation, got {other:?}"),
+        assert!(err.to_string().contains("not null"), "{err}");
+        s.write(bad).await?.body = Some("fixed".into());
+        s.commit().await?;
+        assert_eq!(count::<StrictNote>(&db).await?, 2);
+        Ok(())
     }
-    assert!(err.to_string().contains("not null"), "{err}");
-    s.write(bad).await?.body = Some("fixed".into());
-    s.commit().await?;
-    assert_eq!(count::<StrictNote>(&db).await?, 2);
-    Ok(())
 }
 
-#[tokio::test]
-async fn foreign_key_violation() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    s.commit().await?;
-    let jack_id = s.read(jack).await?.id;
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn foreign_key_violation() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        s.commit().await?;
+        let jack_id = s.read(jack).await?.id;
 
-    let mut orphan = Address::new("nobody@example.com");
-    orphan.user_id = Some(987_654);
-    let orphan = s.add(orphan)?;
-    let err = s.commit().await.expect_err("no user 987654");
-    match &err {
-        Error::Constraint {
-            kind: ConstraintKind::ForeignKey,
-            table,
-            ..
-        } => assert_eq!(table, "addresses"),
-        other => panic!("expected a foreign-key violation, got {other:?}"),
+        let mut orphan = Address::new("nobody@example.com");
+        orphan.user_id = Some(987_654);
+        let orphan = s.add(orphan)?;
+        let err = s.commit().await.expect_err("no user 987654");
+        match &err {
+            Error::Constraint {
+                kind: ConstraintKind::ForeignKey,
+                table,
+                ..
+            } => assert_eq!(table, "addresses"),
+            other => panic!("expected a foreign-key violation, got {other:?}"),
+        }
+        assert!(err.to_string().contains("foreign key"), "{err}");
+        assert_eq!(count::<Address>(&db).await?, 0);
+
+        s.write(orphan).await?.user_id = jack_id;
+        s.commit().await?;
+        assert_eq!(s.related(jack, User::ADDRESSES).await?, [orphan]);
+        Ok(())
     }
-    assert!(err.to_string().contains("foreign key"), "{err}");
-    assert_eq!(count::<Address>(&db).await?, 0);
-
-    s.write(orphan).await?.user_id = jack_id;
-    s.commit().await?;
-    assert_eq!(s.related(jack, User::ADDRESSES).await?, [orphan]);
-    Ok(())
 }
 
-#[tokio::test]
-async fn check_violation() -> Result<()> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("check.db").display());
-    // A table with a CHECK constraint, created by hand (the derive does not declare CHECKs).
-    let raw = orm_sqlite::SqliteBackend::open(&url, &orm_sqlite::SqliteOptions::default()).await?;
-    raw.execute(
-        "CREATE TABLE stock (id INTEGER PRIMARY KEY AUTOINCREMENT, qty INTEGER NOT NULL CHECK (qty >= 0))",
-        Vec::new(),
-    )
-    .await
-    .map_err(|f| Error::Database {
-        action: "creating the test table".into(),
-        message: f.message,
-    })?;
-    raw.close().await;
-
-    let db = orm_sqlite::connect(&url).await?;
-    let mut s = db.session();
-    s.add(Stock { id: None, qty: 3 })?;
-    let bad = s.add(Stock { id: None, qty: -1 })?;
-    match s.commit().await {
-        Err(Error::Constraint {
-            kind: ConstraintKind::Check,
-            table,
-            ..
-        }) => assert_eq!(table, "stock"),
-        other => panic!("expected a check violation, got {other:?}"),
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn check_violation() -> Result<()> {
+        // A table with a CHECK constraint, created by hand (the derive does not declare CHECKs).
+        let t = orm_tests::harness::fresh(&[]).await;
+        t.exec(match t.backend {
+            Backend::Sqlite => {
+                "CREATE TABLE stock (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 qty INTEGER NOT NULL CHECK (qty >= 0))"
+            }
+            Backend::Postgres => {
+                "CREATE TABLE stock (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, \
+                 qty BIGINT NOT NULL CONSTRAINT stock_qty_not_negative CHECK (qty >= 0))"
+            }
+        })
+        .await;
+        let db = t.db.clone();
+        let mut s = db.session();
+        s.add(Stock { id: None, qty: 3 })?;
+        let bad = s.add(Stock { id: None, qty: -1 })?;
+        match s.commit().await {
+            Err(Error::Constraint {
+                kind: ConstraintKind::Check,
+                table,
+                ..
+            }) => assert_eq!(table, "stock"),
+            other => panic!("expected a check violation, got {other:?}"),
+        }
+        assert_eq!(
+            count::<Stock>(&db).await?,
+            0,
+            "nothing of the flush applied"
+        );
+        s.write(bad).await?.qty = 1;
+        s.commit().await?;
+        assert_eq!(count::<Stock>(&db).await?, 2);
+        db.close().await;
+        Ok(())
     }
-    assert_eq!(
-        count::<Stock>(&db).await?,
-        0,
-        "nothing of the flush applied"
-    );
-    s.write(bad).await?.qty = 1;
-    s.commit().await?;
-    assert_eq!(count::<Stock>(&db).await?, 2);
-    db.close().await;
-    Ok(())
 }
 
 // ---- database and schema ----
 
-#[tokio::test]
-async fn a_closed_pool_is_a_pool_closed_error() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    s.commit().await?;
-    db.close().await;
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_closed_pool_is_a_pool_closed_error() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        s.commit().await?;
+        db.close().await;
 
-    assert!(matches!(
-        s.query::<User>().count().await,
-        Err(Error::PoolClosed)
-    ));
-    assert!(
-        matches!(s.read(jack).await, Err(Error::PoolClosed)),
-        "reload of an expired object"
-    );
-    s.add(User::new("ed", "Ed Jones", "eddie"))?;
-    let err = s.flush().await.expect_err("pool is closed");
-    assert!(matches!(err, Error::PoolClosed), "{err:?}");
-    assert!(err.to_string().contains("closed"), "{err}");
-    let mut fresh = db.session();
-    assert!(matches!(fresh.get::<User>(1).await, Err(Error::PoolClosed)));
-    Ok(())
+        assert!(matches!(
+            s.query::<User>().count().await,
+            Err(Error::PoolClosed)
+        ));
+        assert!(
+            matches!(s.read(jack).await, Err(Error::PoolClosed)),
+            "reload of an expired object"
+        );
+        s.add(User::new("ed", "Ed Jones", "eddie"))?;
+        let err = s.flush().await.expect_err("pool is closed");
+        assert!(matches!(err, Error::PoolClosed), "{err:?}");
+        assert!(err.to_string().contains("closed"), "{err}");
+        let mut fresh = db.session();
+        assert!(matches!(fresh.get::<User>(1).await, Err(Error::PoolClosed)));
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -418,64 +434,68 @@ async fn a_malformed_url_is_an_invalid_url_error() {
     assert!(err.to_string().contains("sqlite::memory:"), "{err}");
 }
 
-#[tokio::test]
-async fn a_missing_table_is_a_missing_table_error() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let missing = |r: Result<()>| match r {
-        Err(Error::MissingTable { table }) => table == "ghosts",
-        other => panic!("expected MissingTable, got {other:?}"),
-    };
-    assert!(missing(s.query::<Ghost>().count().await.map(|_| ())));
-    assert!(missing(s.query::<Ghost>().all().await.map(|_| ())));
-    assert!(missing(s.get::<Ghost>(1).await.map(|_| ())));
-    let ghost = s.add(Ghost {
-        id: None,
-        name: "boo".into(),
-    })?;
-    let err = s.flush().await.expect_err("no table");
-    assert!(
-        matches!(&err, Error::MissingTable { table } if table == "ghosts"),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("create_all"), "{err}");
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_missing_table_is_a_missing_table_error() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let missing = |r: Result<()>| match r {
+            Err(Error::MissingTable { table }) => table == "ghosts",
+            other => panic!("expected MissingTable, got {other:?}"),
+        };
+        assert!(missing(s.query::<Ghost>().count().await.map(|_| ())));
+        assert!(missing(s.query::<Ghost>().all().await.map(|_| ())));
+        assert!(missing(s.get::<Ghost>(1).await.map(|_| ())));
+        let ghost = s.add(Ghost {
+            id: None,
+            name: "boo".into(),
+        })?;
+        let err = s.flush().await.expect_err("no table");
+        assert!(
+            matches!(&err, Error::MissingTable { table } if table == "ghosts"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("create_all"), "{err}");
 
-    // Create the table: the same session and the same pending object now succeed.
-    db.create_all(&[Ghost::META]).await?;
-    s.commit().await?;
-    assert_eq!(s.state(ghost), ObjectState::Persistent);
-    assert_eq!(count::<Ghost>(&db).await?, 1);
-    Ok(())
+        // Create the table: the same session and the same pending object now succeed.
+        db.create_all(&[Ghost::META]).await?;
+        s.commit().await?;
+        assert_eq!(s.state(ghost), ObjectState::Persistent);
+        assert_eq!(count::<Ghost>(&db).await?, 1);
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn a_row_that_does_not_fit_its_model_is_a_decode_error() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    s.add(StrictNote {
-        id: None,
-        body: "not a number".into(),
-    })?;
-    s.commit().await?;
-    // A fresh session: `s` holds row 1 of `notes` as a `StrictNote`.
-    let mut fresh = db.session();
-    match fresh.query::<MisreadNote>().all().await {
-        Err(err @ Error::Decode { .. }) => {
-            let Error::Decode { model, column, .. } = &err else {
-                unreachable!()
-            };
-            assert_eq!(*model, "MisreadNote");
-            assert_eq!(*column, "body", "names the column that failed");
-            let text = err.to_string();
-            assert!(
-                text.contains("`body`")
-                    && text.contains("text")
-                    && (text.contains("integer") || text.contains("i64")),
-                "{text}"
-            );
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_row_that_does_not_fit_its_model_is_a_decode_error() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        s.add(StrictNote {
+            id: None,
+            body: "not a number".into(),
+        })?;
+        s.commit().await?;
+        // A fresh session: `s` holds row 1 of `notes` as a `StrictNote`.
+        let mut fresh = db.session();
+        match fresh.query::<MisreadNote>().all().await {
+            Err(err @ Error::Decode { .. }) => {
+                let Error::Decode { model, column, .. } = &err else {
+                    unreachable!()
+                };
+                assert_eq!(*model, "MisreadNote");
+                assert_eq!(*column, "body", "names the column that failed");
+                let text = err.to_string();
+                assert!(
+                    text.contains("`body`")
+                        && text.contains("text")
+                        && (text.contains("integer") || text.contains("i64")),
+                    "{text}"
+                );
+            }
+            other => panic!("expected Decode, got {other:?}"),
         }
-        other => panic!("expected Decode, got {other:?}"),
+        assert_eq!(s.query::<StrictNote>().count().await?, 1);
+        Ok(())
     }
-    assert_eq!(s.query::<StrictNote>().count().await?, 1);
-    Ok(())
 }

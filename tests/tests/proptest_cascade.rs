@@ -971,7 +971,7 @@ impl Harness {
 
 async fn run(autoflush: bool, ops: Vec<Op>) -> Result<()> {
     orm_tests::init_logging();
-    let db = orm_tests::memory_db(&MODELS).await?;
+    let db = orm_tests::fresh_db(&MODELS).await?;
     let mut session = db.session();
     session.set_autoflush(autoflush);
     let mut harness = Harness {

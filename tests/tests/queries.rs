@@ -31,7 +31,7 @@ const ITEMS: &[Seed] = &[
 ];
 
 async fn seeded() -> Result<Database> {
-    let db = orm_tests::memory_db(&[Item::META]).await?;
+    let db = orm_tests::fresh_db(&[Item::META]).await?;
     let mut s = db.session();
     for &(name, price, rating, tag, in_stock) in ITEMS {
         s.add(Item {
@@ -68,462 +68,484 @@ async fn matching(db: &Database, condition: orm_core::Condition<Item>) -> Result
     names(&mut s, found).await
 }
 
-#[tokio::test]
-async fn comparison_operators() -> Result<()> {
-    let db = seeded().await?;
-    assert_eq!(matching(&db, Item::PRICE.eq(5)).await?, ["eggplant", "fig"]);
-    assert_eq!(
-        matching(&db, Item::PRICE.ne(5)).await?,
-        ["apple", "banana", "carrot", "durian"]
-    );
-    assert_eq!(
-        matching(&db, Item::PRICE.lt(3)).await?,
-        ["banana", "carrot"]
-    );
-    assert_eq!(
-        matching(&db, Item::PRICE.le(3)).await?,
-        ["apple", "banana", "carrot"]
-    );
-    assert_eq!(matching(&db, Item::PRICE.gt(5)).await?, ["durian"]);
-    assert_eq!(
-        matching(&db, Item::PRICE.ge(5)).await?,
-        ["durian", "eggplant", "fig"]
-    );
-    assert_eq!(matching(&db, Item::NAME.eq("fig")).await?, ["fig"]);
-    assert_eq!(
-        matching(&db, Item::NAME.gt("durian")).await?,
-        ["eggplant", "fig"]
-    );
-    assert_eq!(
-        matching(&db, Item::RATING.ge(Some(4.5))).await?,
-        ["apple", "fig"]
-    );
-    assert_eq!(
-        matching(&db, Item::IN_STOCK.eq(false)).await?,
-        ["carrot", "eggplant", "fig"]
-    );
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn comparison_operators() -> Result<()> {
+        let db = seeded().await?;
+        assert_eq!(matching(&db, Item::PRICE.eq(5)).await?, ["eggplant", "fig"]);
+        assert_eq!(
+            matching(&db, Item::PRICE.ne(5)).await?,
+            ["apple", "banana", "carrot", "durian"]
+        );
+        assert_eq!(
+            matching(&db, Item::PRICE.lt(3)).await?,
+            ["banana", "carrot"]
+        );
+        assert_eq!(
+            matching(&db, Item::PRICE.le(3)).await?,
+            ["apple", "banana", "carrot"]
+        );
+        assert_eq!(matching(&db, Item::PRICE.gt(5)).await?, ["durian"]);
+        assert_eq!(
+            matching(&db, Item::PRICE.ge(5)).await?,
+            ["durian", "eggplant", "fig"]
+        );
+        assert_eq!(matching(&db, Item::NAME.eq("fig")).await?, ["fig"]);
+        assert_eq!(
+            matching(&db, Item::NAME.gt("durian")).await?,
+            ["eggplant", "fig"]
+        );
+        assert_eq!(
+            matching(&db, Item::RATING.ge(Some(4.5))).await?,
+            ["apple", "fig"]
+        );
+        assert_eq!(
+            matching(&db, Item::IN_STOCK.eq(false)).await?,
+            ["carrot", "eggplant", "fig"]
+        );
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn null_tests() -> Result<()> {
-    let db = seeded().await?;
-    assert_eq!(
-        matching(&db, Item::RATING.is_null()).await?,
-        ["carrot", "eggplant"]
-    );
-    assert_eq!(
-        matching(&db, Item::RATING.is_not_null()).await?,
-        ["apple", "banana", "durian", "fig"]
-    );
-    assert_eq!(
-        matching(&db, Item::TAG.is_null()).await?,
-        ["durian", "eggplant"]
-    );
-    // Comparing with NULL through `ne` follows SQL: rows whose tag is NULL do not match.
-    assert_eq!(
-        matching(&db, Item::TAG.ne(Some("fruit".to_string()))).await?,
-        ["carrot"]
-    );
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn null_tests() -> Result<()> {
+        let db = seeded().await?;
+        assert_eq!(
+            matching(&db, Item::RATING.is_null()).await?,
+            ["carrot", "eggplant"]
+        );
+        assert_eq!(
+            matching(&db, Item::RATING.is_not_null()).await?,
+            ["apple", "banana", "durian", "fig"]
+        );
+        assert_eq!(
+            matching(&db, Item::TAG.is_null()).await?,
+            ["durian", "eggplant"]
+        );
+        // Comparing with NULL through `ne` follows SQL: rows whose tag is NULL do not match.
+        assert_eq!(
+            matching(&db, Item::TAG.ne(Some("fruit".to_string()))).await?,
+            ["carrot"]
+        );
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn is_in_and_like() -> Result<()> {
-    let db = seeded().await?;
-    assert_eq!(
-        matching(&db, Item::NAME.is_in(["fig", "apple", "nope"])).await?,
-        ["apple", "fig"]
-    );
-    assert_eq!(
-        matching(&db, Item::PRICE.is_in([1, 2, 30])).await?,
-        ["banana", "carrot", "durian"]
-    );
-    let nothing: [i64; 0] = [];
-    assert!(
-        matching(&db, Item::PRICE.is_in(nothing)).await?.is_empty(),
-        "an empty IN list matches nothing"
-    );
-    assert!(
-        !matching(&db, Item::PRICE.is_in(nothing).not())
-            .await?
-            .is_empty(),
-        "and its negation matches everything"
-    );
-    assert_eq!(
-        matching(&db, Item::NAME.like("%an%")).await?,
-        ["banana", "durian", "eggplant"]
-    );
-    assert_eq!(matching(&db, Item::NAME.like("_ig")).await?, ["fig"]);
-    assert_eq!(matching(&db, Item::TAG.like("veg%")).await?, ["carrot"]);
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn is_in_and_like() -> Result<()> {
+        let db = seeded().await?;
+        assert_eq!(
+            matching(&db, Item::NAME.is_in(["fig", "apple", "nope"])).await?,
+            ["apple", "fig"]
+        );
+        assert_eq!(
+            matching(&db, Item::PRICE.is_in([1, 2, 30])).await?,
+            ["banana", "carrot", "durian"]
+        );
+        let nothing: [i64; 0] = [];
+        assert!(
+            matching(&db, Item::PRICE.is_in(nothing)).await?.is_empty(),
+            "an empty IN list matches nothing"
+        );
+        assert!(
+            !matching(&db, Item::PRICE.is_in(nothing).not())
+                .await?
+                .is_empty(),
+            "and its negation matches everything"
+        );
+        assert_eq!(
+            matching(&db, Item::NAME.like("%an%")).await?,
+            ["banana", "durian", "eggplant"]
+        );
+        assert_eq!(matching(&db, Item::NAME.like("_ig")).await?, ["fig"]);
+        assert_eq!(matching(&db, Item::TAG.like("veg%")).await?, ["carrot"]);
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn and_or_not_and_several_filters() -> Result<()> {
-    let db = seeded().await?;
-    let fruit = || Item::TAG.eq(Some("fruit".to_string()));
-    assert_eq!(
-        matching(&db, fruit().and(Item::PRICE.ge(3))).await?,
-        ["apple", "fig"]
-    );
-    assert_eq!(
-        matching(&db, Item::PRICE.eq(1).or(Item::PRICE.eq(30))).await?,
-        ["banana", "durian"]
-    );
-    assert_eq!(
-        matching(&db, fruit().not()).await?,
-        ["carrot"],
-        "NOT of a comparison with NULL is NULL too"
-    );
-    assert_eq!(
-        matching(&db, Item::IN_STOCK.eq(true).not()).await?,
-        ["carrot", "eggplant", "fig"]
-    );
-    // (fruit AND in stock) OR NOT (rating IS NOT NULL)
-    assert_eq!(
-        matching(
-            &db,
-            fruit()
-                .and(Item::IN_STOCK.eq(true))
-                .or(Item::RATING.is_not_null().not())
-        )
-        .await?,
-        ["apple", "banana", "carrot", "eggplant"]
-    );
-    // Precedence is kept: a OR (b AND c) differs from (a OR b) AND c.
-    assert_eq!(
-        matching(
-            &db,
-            Item::PRICE
-                .eq(30)
-                .or(Item::PRICE.eq(5).and(Item::IN_STOCK.eq(false)))
-        )
-        .await?,
-        ["durian", "eggplant", "fig"]
-    );
-    assert_eq!(
-        matching(
-            &db,
-            Item::PRICE
-                .eq(30)
-                .or(Item::PRICE.eq(5))
-                .and(Item::IN_STOCK.eq(false))
-        )
-        .await?,
-        ["eggplant", "fig"]
-    );
-
-    // Several `filter` calls are ANDed.
-    let mut s = db.session();
-    let found = s
-        .query::<Item>()
-        .filter(fruit())
-        .filter(Item::IN_STOCK.eq(true))
-        .filter(Item::PRICE.lt(3))
-        .all()
-        .await?;
-    assert_eq!(names(&mut s, found).await?, ["banana"]);
-    Ok(())
-}
-
-#[tokio::test]
-async fn filter_by_is_equality() -> Result<()> {
-    let db = seeded().await?;
-    let mut s = db.session();
-    let found = s
-        .query::<Item>()
-        .filter_by(Item::PRICE, 5)
-        .filter_by(Item::IN_STOCK, false)
-        .order_by(Item::NAME)
-        .all()
-        .await?;
-    assert_eq!(names(&mut s, found).await?, ["eggplant", "fig"]);
-    let fig = s.query::<Item>().filter_by(Item::NAME, "fig").one().await?;
-    assert_eq!(s.read(fig).await?.price, 5);
-    Ok(())
-}
-
-#[tokio::test]
-async fn order_limit_offset() -> Result<()> {
-    let db = seeded().await?;
-    let mut s = db.session();
-
-    let q = s
-        .query::<Item>()
-        .order_by(Item::PRICE)
-        .order_by(Item::NAME)
-        .all()
-        .await?;
-    assert_eq!(
-        names(&mut s, q).await?,
-        ["banana", "carrot", "apple", "eggplant", "fig", "durian"]
-    );
-    let q = s
-        .query::<Item>()
-        .order_by_desc(Item::PRICE)
-        .order_by_desc(Item::NAME)
-        .all()
-        .await?;
-    assert_eq!(
-        names(&mut s, q).await?,
-        ["durian", "fig", "eggplant", "apple", "carrot", "banana"]
-    );
-    let q = s
-        .query::<Item>()
-        .order_by(Item::NAME)
-        .limit(2)
-        .all()
-        .await?;
-    assert_eq!(names(&mut s, q).await?, ["apple", "banana"]);
-    let q = s
-        .query::<Item>()
-        .order_by(Item::NAME)
-        .limit(2)
-        .offset(2)
-        .all()
-        .await?;
-    assert_eq!(names(&mut s, q).await?, ["carrot", "durian"]);
-    let q = s
-        .query::<Item>()
-        .order_by(Item::NAME)
-        .offset(4)
-        .all()
-        .await?;
-    assert_eq!(
-        names(&mut s, q).await?,
-        ["eggplant", "fig"],
-        "offset without limit"
-    );
-    let q = s
-        .query::<Item>()
-        .order_by(Item::NAME)
-        .offset(10)
-        .all()
-        .await?;
-    assert!(q.is_empty());
-    let q = s.query::<Item>().limit(0).all().await?;
-    assert!(q.is_empty());
-    // Limit applies after the filter and the order.
-    let q = s
-        .query::<Item>()
-        .filter(Item::TAG.eq(Some("fruit".to_string())))
-        .order_by_desc(Item::RATING)
-        .limit(1)
-        .all()
-        .await?;
-    assert_eq!(names(&mut s, q).await?, ["fig"]);
-    Ok(())
-}
-
-#[tokio::test]
-async fn count_one_first_all() -> Result<()> {
-    let db = seeded().await?;
-    let mut s = db.session();
-    assert_eq!(s.query::<Item>().count().await?, 6);
-    assert_eq!(
-        s.query::<Item>().filter(Item::PRICE.ge(5)).count().await?,
-        3
-    );
-    assert_eq!(
-        s.query::<Item>()
-            .filter(Item::PRICE.gt(100))
-            .count()
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn and_or_not_and_several_filters() -> Result<()> {
+        let db = seeded().await?;
+        let fruit = || Item::TAG.eq(Some("fruit".to_string()));
+        assert_eq!(
+            matching(&db, fruit().and(Item::PRICE.ge(3))).await?,
+            ["apple", "fig"]
+        );
+        assert_eq!(
+            matching(&db, Item::PRICE.eq(1).or(Item::PRICE.eq(30))).await?,
+            ["banana", "durian"]
+        );
+        assert_eq!(
+            matching(&db, fruit().not()).await?,
+            ["carrot"],
+            "NOT of a comparison with NULL is NULL too"
+        );
+        assert_eq!(
+            matching(&db, Item::IN_STOCK.eq(true).not()).await?,
+            ["carrot", "eggplant", "fig"]
+        );
+        // (fruit AND in stock) OR NOT (rating IS NOT NULL)
+        assert_eq!(
+            matching(
+                &db,
+                fruit()
+                    .and(Item::IN_STOCK.eq(true))
+                    .or(Item::RATING.is_not_null().not())
+            )
             .await?,
-        0
-    );
-    assert_eq!(s.query::<Item>().all().await?.len(), 6);
+            ["apple", "banana", "carrot", "eggplant"]
+        );
+        // Precedence is kept: a OR (b AND c) differs from (a OR b) AND c.
+        assert_eq!(
+            matching(
+                &db,
+                Item::PRICE
+                    .eq(30)
+                    .or(Item::PRICE.eq(5).and(Item::IN_STOCK.eq(false)))
+            )
+            .await?,
+            ["durian", "eggplant", "fig"]
+        );
+        assert_eq!(
+            matching(
+                &db,
+                Item::PRICE
+                    .eq(30)
+                    .or(Item::PRICE.eq(5))
+                    .and(Item::IN_STOCK.eq(false))
+            )
+            .await?,
+            ["eggplant", "fig"]
+        );
 
-    let durian = s.query::<Item>().filter(Item::PRICE.gt(10)).one().await?;
-    assert_eq!(s.read(durian).await?.name, "durian");
-
-    let none = s.query::<Item>().filter(Item::PRICE.gt(100)).one().await;
-    match none {
-        Err(Error::NotFound { model }) => assert_eq!(model, "Item"),
-        other => panic!("expected NotFound, got {other:?}"),
+        // Several `filter` calls are ANDed.
+        let mut s = db.session();
+        let found = s
+            .query::<Item>()
+            .filter(fruit())
+            .filter(Item::IN_STOCK.eq(true))
+            .filter(Item::PRICE.lt(3))
+            .all()
+            .await?;
+        assert_eq!(names(&mut s, found).await?, ["banana"]);
+        Ok(())
     }
-    let several = s.query::<Item>().filter(Item::PRICE.eq(5)).one().await;
-    match several {
-        Err(err @ Error::MultipleRows { .. }) => {
-            assert!(err.to_string().contains("Item"), "{err}");
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn filter_by_is_equality() -> Result<()> {
+        let db = seeded().await?;
+        let mut s = db.session();
+        let found = s
+            .query::<Item>()
+            .filter_by(Item::PRICE, 5)
+            .filter_by(Item::IN_STOCK, false)
+            .order_by(Item::NAME)
+            .all()
+            .await?;
+        assert_eq!(names(&mut s, found).await?, ["eggplant", "fig"]);
+        let fig = s.query::<Item>().filter_by(Item::NAME, "fig").one().await?;
+        assert_eq!(s.read(fig).await?.price, 5);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn order_limit_offset() -> Result<()> {
+        let db = seeded().await?;
+        let mut s = db.session();
+
+        let q = s
+            .query::<Item>()
+            .order_by(Item::PRICE)
+            .order_by(Item::NAME)
+            .all()
+            .await?;
+        assert_eq!(
+            names(&mut s, q).await?,
+            ["banana", "carrot", "apple", "eggplant", "fig", "durian"]
+        );
+        let q = s
+            .query::<Item>()
+            .order_by_desc(Item::PRICE)
+            .order_by_desc(Item::NAME)
+            .all()
+            .await?;
+        assert_eq!(
+            names(&mut s, q).await?,
+            ["durian", "fig", "eggplant", "apple", "carrot", "banana"]
+        );
+        let q = s
+            .query::<Item>()
+            .order_by(Item::NAME)
+            .limit(2)
+            .all()
+            .await?;
+        assert_eq!(names(&mut s, q).await?, ["apple", "banana"]);
+        let q = s
+            .query::<Item>()
+            .order_by(Item::NAME)
+            .limit(2)
+            .offset(2)
+            .all()
+            .await?;
+        assert_eq!(names(&mut s, q).await?, ["carrot", "durian"]);
+        let q = s
+            .query::<Item>()
+            .order_by(Item::NAME)
+            .offset(4)
+            .all()
+            .await?;
+        assert_eq!(
+            names(&mut s, q).await?,
+            ["eggplant", "fig"],
+            "offset without limit"
+        );
+        let q = s
+            .query::<Item>()
+            .order_by(Item::NAME)
+            .offset(10)
+            .all()
+            .await?;
+        assert!(q.is_empty());
+        let q = s.query::<Item>().limit(0).all().await?;
+        assert!(q.is_empty());
+        // Limit applies after the filter and the order.
+        let q = s
+            .query::<Item>()
+            .filter(Item::TAG.eq(Some("fruit".to_string())))
+            .order_by_desc(Item::RATING)
+            .limit(1)
+            .all()
+            .await?;
+        assert_eq!(names(&mut s, q).await?, ["fig"]);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn count_one_first_all() -> Result<()> {
+        let db = seeded().await?;
+        let mut s = db.session();
+        assert_eq!(s.query::<Item>().count().await?, 6);
+        assert_eq!(
+            s.query::<Item>().filter(Item::PRICE.ge(5)).count().await?,
+            3
+        );
+        assert_eq!(
+            s.query::<Item>()
+                .filter(Item::PRICE.gt(100))
+                .count()
+                .await?,
+            0
+        );
+        assert_eq!(s.query::<Item>().all().await?.len(), 6);
+
+        let durian = s.query::<Item>().filter(Item::PRICE.gt(10)).one().await?;
+        assert_eq!(s.read(durian).await?.name, "durian");
+
+        let none = s.query::<Item>().filter(Item::PRICE.gt(100)).one().await;
+        match none {
+            Err(Error::NotFound { model }) => assert_eq!(model, "Item"),
+            other => panic!("expected NotFound, got {other:?}"),
         }
-        other => panic!("expected MultipleRows, got {other:?}"),
-    }
+        let several = s.query::<Item>().filter(Item::PRICE.eq(5)).one().await;
+        match several {
+            Err(err @ Error::MultipleRows { .. }) => {
+                assert!(err.to_string().contains("Item"), "{err}");
+            }
+            other => panic!("expected MultipleRows, got {other:?}"),
+        }
 
-    let first = s.query::<Item>().order_by_desc(Item::PRICE).first().await?;
-    let first = first.expect("there are items");
-    assert_eq!(s.read(first).await?.name, "durian");
-    let first = s
-        .query::<Item>()
-        .filter(Item::PRICE.eq(5))
-        .order_by(Item::NAME)
-        .first()
-        .await?;
-    assert_eq!(
-        names(&mut s, first.into_iter().collect()).await?,
-        ["eggplant"]
-    );
-    assert_eq!(
-        s.query::<Item>()
-            .filter(Item::PRICE.gt(100))
+        let first = s.query::<Item>().order_by_desc(Item::PRICE).first().await?;
+        let first = first.expect("there are items");
+        assert_eq!(s.read(first).await?.name, "durian");
+        let first = s
+            .query::<Item>()
+            .filter(Item::PRICE.eq(5))
+            .order_by(Item::NAME)
             .first()
-            .await?,
-        None
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn query_results_share_the_identity_map() -> Result<()> {
-    let db = seeded().await?;
-    let mut s = db.session();
-    let all = s.query::<Item>().order_by(Item::NAME).all().await?;
-    let fig = s.query::<Item>().filter_by(Item::NAME, "fig").one().await?;
-    assert_eq!(all[5], fig, "the same row is the same handle");
-    let id = s.read(fig).await?.id.expect("stored");
-    let before = db.statements_executed();
-    assert_eq!(s.get::<Item>(id).await?, Some(fig));
-    assert_eq!(db.statements_executed(), before);
-    Ok(())
-}
-
-#[tokio::test]
-async fn values_are_bound_never_spliced() -> Result<()> {
-    let db = seeded().await?;
-    let nasty = [
-        "Robert'); DROP TABLE items; --",
-        "it's",
-        "\"double\" quotes",
-        "back\\slash",
-        "percent % and _ underscore",
-        "1' OR '1'='1",
-        "?",
-        "$1",
-        "NULL",
-    ];
-    let mut s = db.session();
-    for name in nasty {
-        s.add(Item {
-            id: None,
-            name: name.into(),
-            price: 99,
-            rating: None,
-            tag: Some(name.into()),
-            in_stock: true,
-        })?;
+            .await?;
+        assert_eq!(
+            names(&mut s, first.into_iter().collect()).await?,
+            ["eggplant"]
+        );
+        assert_eq!(
+            s.query::<Item>()
+                .filter(Item::PRICE.gt(100))
+                .first()
+                .await?,
+            None
+        );
+        Ok(())
     }
-    s.commit().await?;
-
-    let mut s = db.session();
-    for name in nasty {
-        let found = s.query::<Item>().filter_by(Item::NAME, name).all().await?;
-        assert_eq!(found.len(), 1, "exactly the row named {name:?}");
-        let item = s.read(found[0]).await?;
-        assert_eq!(item.name, name, "round-trips unchanged");
-        assert_eq!(item.tag.as_deref(), Some(name));
-    }
-    assert_eq!(
-        s.query::<Item>()
-            .filter(Item::NAME.eq("1' OR '1'='1"))
-            .count()
-            .await?,
-        1,
-        "an injection attempt in a value is only a value"
-    );
-    assert_eq!(
-        s.query::<Item>()
-            .filter(Item::NAME.is_in(["it's", "Robert'); DROP TABLE items; --"]))
-            .count()
-            .await?,
-        2
-    );
-    assert_eq!(
-        s.query::<Item>()
-            .filter(Item::NAME.like("%'%"))
-            .count()
-            .await?,
-        3,
-        "a quote inside a LIKE pattern"
-    );
-    // The table survived, with all its rows.
-    assert_eq!(
-        s.query::<Item>().count().await?,
-        (ITEMS.len() + nasty.len()) as u64
-    );
-
-    // Updates bind their values too.
-    let it = s
-        .query::<Item>()
-        .filter_by(Item::NAME, "it's")
-        .one()
-        .await?;
-    s.write(it).await?.tag = Some("'; DELETE FROM items; --".into());
-    s.commit().await?;
-    assert_eq!(
-        s.query::<Item>().count().await?,
-        (ITEMS.len() + nasty.len()) as u64
-    );
-    assert_eq!(
-        s.read(it).await?.tag.as_deref(),
-        Some("'; DELETE FROM items; --")
-    );
-    Ok(())
 }
 
-#[tokio::test]
-async fn eager_loading_fetches_children_without_one_select_per_parent() -> Result<()> {
-    let db = orm_tests::memory_db(&[User::META, Address::META]).await?;
-    let mut s = db.session();
-    for u in 0..5 {
-        let mut user = User::new(&format!("user{u}"), "U", "u");
-        for a in 0..u {
-            user.addresses
-                .push(Address::new(&format!("u{u}a{a}@example.com")));
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn query_results_share_the_identity_map() -> Result<()> {
+        let db = seeded().await?;
+        let mut s = db.session();
+        let all = s.query::<Item>().order_by(Item::NAME).all().await?;
+        let fig = s.query::<Item>().filter_by(Item::NAME, "fig").one().await?;
+        assert_eq!(all[5], fig, "the same row is the same handle");
+        let id = s.read(fig).await?.id.expect("stored");
+        let before = db.statements_executed();
+        assert_eq!(s.get::<Item>(id).await?, Some(fig));
+        assert_eq!(db.statements_executed(), before);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn values_are_bound_never_spliced() -> Result<()> {
+        let db = seeded().await?;
+        let nasty = [
+            "Robert'); DROP TABLE items; --",
+            "it's",
+            "\"double\" quotes",
+            "back\\slash",
+            "percent % and _ underscore",
+            "1' OR '1'='1",
+            "?",
+            "$1",
+            "NULL",
+        ];
+        let mut s = db.session();
+        for name in nasty {
+            s.add(Item {
+                id: None,
+                name: name.into(),
+                price: 99,
+                rating: None,
+                tag: Some(name.into()),
+                in_stock: true,
+            })?;
         }
-        s.add(user)?;
-    }
-    s.commit().await?;
+        s.commit().await?;
 
-    let mut s = db.session();
-    let before = db.statements_executed();
-    let users = s
-        .query::<User>()
-        .order_by(User::NAME)
-        .load(User::ADDRESSES)
-        .all()
-        .await?;
-    assert_eq!(
-        db.statements_executed() - before,
-        2,
-        "one SELECT of users, one of their addresses"
-    );
-    let before = db.statements_executed();
-    for (u, &user) in users.iter().enumerate() {
-        assert_eq!(s.related(user, User::ADDRESSES).await?.len(), u);
+        let mut s = db.session();
+        for name in nasty {
+            let found = s.query::<Item>().filter_by(Item::NAME, name).all().await?;
+            assert_eq!(found.len(), 1, "exactly the row named {name:?}");
+            let item = s.read(found[0]).await?;
+            assert_eq!(item.name, name, "round-trips unchanged");
+            assert_eq!(item.tag.as_deref(), Some(name));
+        }
+        assert_eq!(
+            s.query::<Item>()
+                .filter(Item::NAME.eq("1' OR '1'='1"))
+                .count()
+                .await?,
+            1,
+            "an injection attempt in a value is only a value"
+        );
+        assert_eq!(
+            s.query::<Item>()
+                .filter(Item::NAME.is_in(["it's", "Robert'); DROP TABLE items; --"]))
+                .count()
+                .await?,
+            2
+        );
+        assert_eq!(
+            s.query::<Item>()
+                .filter(Item::NAME.like("%'%"))
+                .count()
+                .await?,
+            3,
+            "a quote inside a LIKE pattern"
+        );
+        // The table survived, with all its rows.
+        assert_eq!(
+            s.query::<Item>().count().await?,
+            (ITEMS.len() + nasty.len()) as u64
+        );
+
+        // Updates bind their values too.
+        let it = s
+            .query::<Item>()
+            .filter_by(Item::NAME, "it's")
+            .one()
+            .await?;
+        s.write(it).await?.tag = Some("'; DELETE FROM items; --".into());
+        s.commit().await?;
+        assert_eq!(
+            s.query::<Item>().count().await?,
+            (ITEMS.len() + nasty.len()) as u64
+        );
+        assert_eq!(
+            s.read(it).await?.tag.as_deref(),
+            Some("'; DELETE FROM items; --")
+        );
+        Ok(())
     }
-    assert_eq!(db.statements_executed(), before, "already loaded");
-    Ok(())
 }
 
-#[tokio::test]
-async fn bulk_delete_through_a_query() -> Result<()> {
-    let db = seeded().await?;
-    let mut s = db.session();
-    let fig = s.query::<Item>().filter_by(Item::NAME, "fig").one().await?;
-    let deleted = s.query::<Item>().filter(Item::PRICE.ge(5)).delete().await?;
-    assert_eq!(deleted, 3);
-    assert_eq!(
-        s.state(fig),
-        ObjectState::Deleted,
-        "a loaded row is reconciled"
-    );
-    assert_eq!(s.query::<Item>().count().await?, 3);
-    s.commit().await?;
-    let mut other = db.session();
-    let left = other.query::<Item>().order_by(Item::NAME).all().await?;
-    assert_eq!(
-        names(&mut other, left).await?,
-        ["apple", "banana", "carrot"]
-    );
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn eager_loading_fetches_children_without_one_select_per_parent() -> Result<()> {
+        let db = orm_tests::fresh_db(&[User::META, Address::META]).await?;
+        let mut s = db.session();
+        for u in 0..5 {
+            let mut user = User::new(&format!("user{u}"), "U", "u");
+            for a in 0..u {
+                user.addresses
+                    .push(Address::new(&format!("u{u}a{a}@example.com")));
+            }
+            s.add(user)?;
+        }
+        s.commit().await?;
+
+        let mut s = db.session();
+        let before = db.statements_executed();
+        let users = s
+            .query::<User>()
+            .order_by(User::NAME)
+            .load(User::ADDRESSES)
+            .all()
+            .await?;
+        assert_eq!(
+            db.statements_executed() - before,
+            2,
+            "one SELECT of users, one of their addresses"
+        );
+        let before = db.statements_executed();
+        for (u, &user) in users.iter().enumerate() {
+            assert_eq!(s.related(user, User::ADDRESSES).await?.len(), u);
+        }
+        assert_eq!(db.statements_executed(), before, "already loaded");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn bulk_delete_through_a_query() -> Result<()> {
+        let db = seeded().await?;
+        let mut s = db.session();
+        let fig = s.query::<Item>().filter_by(Item::NAME, "fig").one().await?;
+        let deleted = s.query::<Item>().filter(Item::PRICE.ge(5)).delete().await?;
+        assert_eq!(deleted, 3);
+        assert_eq!(
+            s.state(fig),
+            ObjectState::Deleted,
+            "a loaded row is reconciled"
+        );
+        assert_eq!(s.query::<Item>().count().await?, 3);
+        s.commit().await?;
+        let mut other = db.session();
+        let left = other.query::<Item>().order_by(Item::NAME).all().await?;
+        assert_eq!(
+            names(&mut other, left).await?,
+            ["apple", "banana", "carrot"]
+        );
+        Ok(())
+    }
 }

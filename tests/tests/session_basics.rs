@@ -229,7 +229,7 @@ pub struct NoteView {
 }
 
 async fn db() -> Result<Database> {
-    orm_tests::memory_db(&[User::META, Address::META]).await
+    orm_tests::fresh_db(&[User::META, Address::META]).await
 }
 
 /// Adds and commits one user, returning its generated id.
@@ -245,621 +245,661 @@ async fn seed_user(db: &Database, name: &str) -> Result<i64> {
     Ok(id.expect("a committed user has an id"))
 }
 
-#[tokio::test]
-async fn add_returns_a_typed_handle_to_a_pending_object() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let before = db.statements_executed();
-    let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    assert_eq!(
-        db.statements_executed(),
-        before,
-        "add itself runs no statement"
-    );
-    assert_eq!(s.state(jack), ObjectState::Pending);
-    let user: &User = s.read(jack).await?;
-    assert_eq!(user.name, "jack");
-    assert_eq!(user.id, None, "no id before the INSERT");
-
-    s.flush().await?;
-    assert_eq!(s.state(jack), ObjectState::Persistent);
-    let id = s
-        .read(jack)
-        .await?
-        .id
-        .expect("the flush wrote the generated key back");
-    s.commit().await?;
-
-    let mut other = db.session();
-    let found = other.get::<User>(id).await?.expect("the row was inserted");
-    assert_eq!(other.read(found).await?.name, "jack");
-    Ok(())
-}
-
-#[tokio::test]
-async fn get_of_an_added_object_is_the_same_handle_without_a_select() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    s.flush().await?;
-    let id = s.read(jack).await?.id.expect("flushed");
-
-    let before = db.statements_executed();
-    let again = s.get::<User>(id).await?.expect("held by the session");
-    assert_eq!(again, jack, "the same row is the same handle");
-    assert_eq!(
-        db.statements_executed(),
-        before,
-        "get found the object in the identity map"
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn get_loads_once_then_hits_the_identity_map() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "wendy").await?;
-    let mut s = db.session();
-
-    let before = db.statements_executed();
-    let first = s.get::<User>(id).await?.expect("stored");
-    assert_eq!(
-        db.statements_executed(),
-        before + 1,
-        "the first get runs one SELECT"
-    );
-    let second = s.get::<User>(id).await?.expect("held");
-    assert_eq!(first, second);
-    assert_eq!(
-        db.statements_executed(),
-        before + 1,
-        "the second get runs nothing"
-    );
-
-    // A query returning the same row hands back the same handle, keeping in-memory changes.
-    s.set_autoflush(false);
-    s.write(first).await?.fullname = "changed in memory".into();
-    let queried = s
-        .query::<User>()
-        .filter_by(User::NAME, "wendy")
-        .one()
-        .await?;
-    assert_eq!(queried, first);
-    assert_eq!(s.read(queried).await?.fullname, "changed in memory");
-    Ok(())
-}
-
-#[tokio::test]
-async fn get_of_a_missing_key_is_none() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    assert!(s.get::<User>(12345).await?.is_none());
-    Ok(())
-}
-
-#[tokio::test]
-async fn write_changes_the_object_and_the_flush_stores_it() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut s = db.session();
-    let ed = s.get::<User>(id).await?.expect("stored");
-    {
-        let user: &mut User = s.write(ed).await?;
-        user.nickname = None;
-        user.fullname = "Ed Jones".into();
-    }
-    let user = s.read(ed).await?;
-    assert_eq!(user.nickname, None);
-    assert_eq!(user.fullname, "Ed Jones");
-    s.commit().await?;
-
-    let mut other = db.session();
-    let stored = other.get::<User>(id).await?.expect("stored");
-    let stored = other.read(stored).await?;
-    assert_eq!(stored.nickname, None);
-    assert_eq!(stored.fullname, "Ed Jones");
-    assert_eq!(stored.name, "ed");
-    Ok(())
-}
-
-#[tokio::test]
-async fn flush_updates_only_the_changed_columns() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut s = db.session();
-    let ed = s.get::<User>(id).await?.expect("stored");
-    s.write(ed).await?.nickname = Some("eddie".into());
-
-    let capture = Capture::default();
-    let guard = capture.install();
-    s.flush().await?;
-    drop(guard);
-
-    let updates: Vec<_> = capture
-        .take()
-        .into_iter()
-        .filter(|l| l.sql.starts_with("UPDATE"))
-        .collect();
-    assert_eq!(
-        updates.len(),
-        1,
-        "one UPDATE for one changed object: {updates:?}"
-    );
-    let update = &updates[0];
-    assert!(update.sql.contains("\"nickname\""), "{}", update.sql);
-    for untouched in ["\"name\" =", "\"fullname\"", "SET \"id\""] {
-        assert!(
-            !update.sql.contains(untouched),
-            "unchanged column {untouched} must not be written: {}",
-            update.sql
-        );
-    }
-    assert_eq!(
-        update.params,
-        Some(2),
-        "one value for nickname, one for the key"
-    );
-    s.commit().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn an_update_does_not_overwrite_columns_it_did_not_change() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-
-    // Session A loads the row; session B then changes `fullname` and commits.
-    let mut a = db.session();
-    let ed_a = a.get::<User>(id).await?.expect("stored");
-    let mut b = db.session();
-    let ed_b = b.get::<User>(id).await?.expect("stored");
-    b.write(ed_b).await?.fullname = "set by B".into();
-    b.commit().await?;
-
-    // A changes only `nickname`: its stale `fullname` must not be written back.
-    a.write(ed_a).await?.nickname = Some("set by A".into());
-    a.commit().await?;
-
-    let mut c = db.session();
-    let ed = c.get::<User>(id).await?.expect("stored");
-    let ed = c.read(ed).await?;
-    assert_eq!(ed.fullname, "set by B");
-    assert_eq!(ed.nickname.as_deref(), Some("set by A"));
-    Ok(())
-}
-
-#[tokio::test]
-async fn flush_of_unchanged_objects_runs_no_statement() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut s = db.session();
-    let ed = s.get::<User>(id).await?.expect("stored");
-    let _ = s.read(ed).await?;
-    // Writing a field back to the value it had is not a change.
-    let user = s.write(ed).await?;
-    user.name = "ed".into();
-
-    let before = db.statements_executed();
-    s.flush().await?;
-    assert_eq!(db.statements_executed(), before, "nothing to flush");
-    s.commit().await?;
-    assert_eq!(
-        db.statements_executed(),
-        before,
-        "no transaction was opened, so commit has nothing to do"
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_value_changed_and_changed_back_is_not_written() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut s = db.session();
-    let ed = s.get::<User>(id).await?.expect("stored");
-    s.write(ed).await?.fullname = "temporary".into();
-    s.write(ed).await?.fullname = "ed full".into();
-    let before = db.statements_executed();
-    s.flush().await?;
-    assert_eq!(db.statements_executed(), before);
-    Ok(())
-}
-
-#[tokio::test]
-async fn every_supported_field_type_round_trips() -> Result<()> {
-    let db = orm_tests::memory_db(&[AllTypes::META]).await?;
-    let full = AllTypes {
-        id: None,
-        a_i8: -8,
-        a_i16: -16_000,
-        a_i32: -2_000_000_000,
-        a_i64: i64::MIN,
-        a_u8: 255,
-        a_u16: 65_535,
-        a_u32: u32::MAX,
-        a_f32: 1.5,
-        a_f64: -0.125,
-        a_bool: true,
-        a_string: "héllo, 'world' \"quoted\"; -- not a comment".into(),
-        a_bytes: vec![0, 1, 2, 255, 0],
-        o_i8: Some(8),
-        o_i16: Some(16),
-        o_i32: Some(32),
-        o_i64: Some(i64::MAX),
-        o_u8: Some(0),
-        o_u16: Some(1),
-        o_u32: Some(2),
-        o_f32: Some(-2.5),
-        o_f64: Some(3.0),
-        o_bool: Some(false),
-        o_string: Some(String::new()),
-        o_bytes: Some(Vec::new()),
-        price: Cents(1999),
-        discount: Some(Cents(-5)),
-        mood: Mood::Grumpy,
-        other_mood: Some(Mood::Happy),
-    };
-    let empty = AllTypes {
-        o_i8: None,
-        o_i16: None,
-        o_i32: None,
-        o_i64: None,
-        o_u8: None,
-        o_u16: None,
-        o_u32: None,
-        o_f32: None,
-        o_f64: None,
-        o_bool: None,
-        o_string: None,
-        o_bytes: None,
-        discount: None,
-        other_mood: None,
-        a_bool: false,
-        mood: Mood::Happy,
-        ..full.clone()
-    };
-
-    let mut s = db.session();
-    let h_full = s.add(full.clone())?;
-    let h_empty = s.add(empty.clone())?;
-    s.commit().await?;
-    let id_full = s.read(h_full).await?.id;
-    let id_empty = s.read(h_empty).await?.id;
-
-    let mut other = db.session();
-    for (id, expected) in [(id_full, full), (id_empty, empty)] {
-        let id = id.expect("inserted");
-        let h = other.get::<AllTypes>(id).await?.expect("stored");
-        let loaded = other.read(h).await?;
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn add_returns_a_typed_handle_to_a_pending_object() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let before = db.statements_executed();
+        let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
         assert_eq!(
-            *loaded,
-            AllTypes {
-                id: Some(id),
-                ..expected
-            }
+            db.statements_executed(),
+            before,
+            "add itself runs no statement"
         );
-    }
+        assert_eq!(s.state(jack), ObjectState::Pending);
+        let user: &User = s.read(jack).await?;
+        assert_eq!(user.name, "jack");
+        assert_eq!(user.id, None, "no id before the INSERT");
 
-    // Updating a user-typed column goes through `SqlValue` too.
-    let h = other
-        .query::<AllTypes>()
-        .filter(AllTypes::MOOD.eq(Mood::Grumpy))
-        .one()
-        .await?;
-    other.write(h).await?.price = Cents(1);
-    other.commit().await?;
-    let mut third = db.session();
-    let cheap = third
-        .query::<AllTypes>()
-        .filter(AllTypes::PRICE.eq(Cents(1)))
-        .count()
-        .await?;
-    assert_eq!(cheap, 1);
-    Ok(())
+        s.flush().await?;
+        assert_eq!(s.state(jack), ObjectState::Persistent);
+        let id = s
+            .read(jack)
+            .await?
+            .id
+            .expect("the flush wrote the generated key back");
+        s.commit().await?;
+
+        let mut other = db.session();
+        let found = other.get::<User>(id).await?.expect("the row was inserted");
+        assert_eq!(other.read(found).await?.name, "jack");
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn composite_primary_keys_are_stored_and_found_by_tuple() -> Result<()> {
-    let db = orm_tests::memory_db(&[Membership::META]).await?;
-    let mut s = db.session();
-    let admin = s.add(Membership {
-        team: "core".into(),
-        member: 7,
-        role: "admin".into(),
-    })?;
-    s.add(Membership {
-        team: "core".into(),
-        member: 8,
-        role: "reader".into(),
-    })?;
-    s.add(Membership {
-        team: "docs".into(),
-        member: 7,
-        role: "writer".into(),
-    })?;
-    s.flush().await?;
-    let before = db.statements_executed();
-    let found = s
-        .get::<Membership>(("core".to_string(), 7_i64))
-        .await?
-        .expect("held");
-    assert_eq!(found, admin);
-    assert_eq!(db.statements_executed(), before, "identity map hit");
-    s.commit().await?;
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn get_of_an_added_object_is_the_same_handle_without_a_select() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        s.flush().await?;
+        let id = s.read(jack).await?.id.expect("flushed");
 
-    let mut other = db.session();
-    let docs = other
-        .get::<Membership>(("docs".to_string(), 7_i64))
-        .await?
-        .expect("stored");
-    assert_eq!(other.read(docs).await?.role, "writer");
-    assert!(other
-        .get::<Membership>(("docs".to_string(), 8_i64))
-        .await?
-        .is_none());
+        let before = db.statements_executed();
+        let again = s.get::<User>(id).await?.expect("held by the session");
+        assert_eq!(again, jack, "the same row is the same handle");
+        assert_eq!(
+            db.statements_executed(),
+            before,
+            "get found the object in the identity map"
+        );
+        Ok(())
+    }
+}
 
-    // Updating a composite-keyed row touches only that row.
-    other.write(docs).await?.role = "editor".into();
-    other.commit().await?;
-    let mut third = db.session();
-    let roles: Vec<String> = {
-        let all = third
-            .query::<Membership>()
-            .order_by(Membership::TEAM)
-            .order_by(Membership::MEMBER)
-            .all()
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn get_loads_once_then_hits_the_identity_map() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "wendy").await?;
+        let mut s = db.session();
+
+        let before = db.statements_executed();
+        let first = s.get::<User>(id).await?.expect("stored");
+        assert_eq!(
+            db.statements_executed(),
+            before + 1,
+            "the first get runs one SELECT"
+        );
+        let second = s.get::<User>(id).await?.expect("held");
+        assert_eq!(first, second);
+        assert_eq!(
+            db.statements_executed(),
+            before + 1,
+            "the second get runs nothing"
+        );
+
+        // A query returning the same row hands back the same handle, keeping in-memory changes.
+        s.set_autoflush(false);
+        s.write(first).await?.fullname = "changed in memory".into();
+        let queried = s
+            .query::<User>()
+            .filter_by(User::NAME, "wendy")
+            .one()
             .await?;
-        let mut roles = Vec::new();
-        for h in all {
-            roles.push(third.read(h).await?.role.clone());
-        }
-        roles
-    };
-    assert_eq!(roles, ["admin", "reader", "editor"]);
-    Ok(())
-}
-
-#[tokio::test]
-async fn expire_reloads_the_object_on_next_access() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut a = db.session();
-    let ed = a.get::<User>(id).await?.expect("stored");
-    assert_eq!(a.read(ed).await?.fullname, "ed full");
-
-    let mut b = db.session();
-    let ed_b = b.get::<User>(id).await?.expect("stored");
-    b.write(ed_b).await?.fullname = "changed by B".into();
-    b.commit().await?;
-
-    // Without expiring, A keeps its loaded copy (and reads it without a statement).
-    let before = db.statements_executed();
-    assert_eq!(a.read(ed).await?.fullname, "ed full");
-    assert_eq!(db.statements_executed(), before);
-
-    a.expire(ed)?;
-    assert_eq!(db.statements_executed(), before, "expire itself is lazy");
-    assert_eq!(a.read(ed).await?.fullname, "changed by B");
-    assert_eq!(db.statements_executed(), before + 1, "one SELECT to reload");
-    Ok(())
-}
-
-#[tokio::test]
-async fn expire_all_reloads_every_object() -> Result<()> {
-    let db = db().await?;
-    let ed_id = seed_user(&db, "ed").await?;
-    let wendy_id = seed_user(&db, "wendy").await?;
-    let mut a = db.session();
-    let ed = a.get::<User>(ed_id).await?.expect("stored");
-    let wendy = a.get::<User>(wendy_id).await?.expect("stored");
-
-    let mut b = db.session();
-    for id in [ed_id, wendy_id] {
-        let h = b.get::<User>(id).await?.expect("stored");
-        b.write(h).await?.nickname = None;
+        assert_eq!(queried, first);
+        assert_eq!(s.read(queried).await?.fullname, "changed in memory");
+        Ok(())
     }
-    b.commit().await?;
-
-    a.expire_all();
-    assert_eq!(a.read(ed).await?.nickname, None);
-    assert_eq!(a.read(wendy).await?.nickname, None);
-    Ok(())
 }
 
-#[tokio::test]
-async fn refresh_reloads_now_and_discards_unflushed_changes() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut a = db.session();
-    let ed = a.get::<User>(id).await?.expect("stored");
-
-    let mut b = db.session();
-    let ed_b = b.get::<User>(id).await?.expect("stored");
-    b.write(ed_b).await?.fullname = "changed by B".into();
-    b.commit().await?;
-
-    a.write(ed).await?.nickname = Some("unflushed".into());
-    let before = db.statements_executed();
-    a.refresh(ed).await?;
-    assert_eq!(
-        db.statements_executed(),
-        before + 1,
-        "refresh reloads at once"
-    );
-    let user = a.read(ed).await?;
-    assert_eq!(user.fullname, "changed by B");
-    assert_eq!(
-        user.nickname.as_deref(),
-        Some("ed-nick"),
-        "unflushed change discarded"
-    );
-    let before = db.statements_executed();
-    a.flush().await?;
-    assert_eq!(db.statements_executed(), before, "nothing left to flush");
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn get_of_a_missing_key_is_none() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        assert!(s.get::<User>(12345).await?.is_none());
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn expunge_detaches_without_touching_the_database() -> Result<()> {
-    let db = db().await?;
-    let id = seed_user(&db, "ed").await?;
-    let mut s = db.session();
-    let ed = s.get::<User>(id).await?.expect("stored");
-    s.write(ed).await?.fullname = "never written".into();
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn write_changes_the_object_and_the_flush_stores_it() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut s = db.session();
+        let ed = s.get::<User>(id).await?.expect("stored");
+        {
+            let user: &mut User = s.write(ed).await?;
+            user.nickname = None;
+            user.fullname = "Ed Jones".into();
+        }
+        let user = s.read(ed).await?;
+        assert_eq!(user.nickname, None);
+        assert_eq!(user.fullname, "Ed Jones");
+        s.commit().await?;
 
-    let before = db.statements_executed();
-    s.expunge(ed)?;
-    assert_eq!(db.statements_executed(), before);
-    assert_eq!(s.state(ed), ObjectState::Detached);
-    assert!(matches!(
-        s.read(ed).await,
-        Err(Error::Unavailable {
-            model: "User",
-            state: "detached",
-            ..
-        })
-    ));
-    s.commit().await?;
-
-    // The row is untouched, and a new get loads a fresh object under a new handle.
-    let again = s.get::<User>(id).await?.expect("still stored");
-    assert_ne!(again, ed);
-    assert_eq!(s.read(again).await?.fullname, "ed full");
-    Ok(())
+        let mut other = db.session();
+        let stored = other.get::<User>(id).await?.expect("stored");
+        let stored = other.read(stored).await?;
+        assert_eq!(stored.nickname, None);
+        assert_eq!(stored.fullname, "Ed Jones");
+        assert_eq!(stored.name, "ed");
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn expunging_a_pending_object_means_it_is_never_inserted() -> Result<()> {
-    let db = db().await?;
-    let mut s = db.session();
-    let ghost = s.add(User::new("ghost", "Ghost", "boo"))?;
-    s.expunge(ghost)?;
-    assert_eq!(s.state(ghost), ObjectState::Detached);
-    s.commit().await?;
-    assert_eq!(s.query::<User>().count().await?, 0);
-    Ok(())
-}
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn flush_updates_only_the_changed_columns() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut s = db.session();
+        let ed = s.get::<User>(id).await?.expect("stored");
+        s.write(ed).await?.nickname = Some("eddie".into());
 
-#[tokio::test]
-async fn every_statement_is_logged_on_orm_sql_with_its_parameter_count() -> Result<()> {
-    let db = db().await?;
-    let capture = Capture::default();
-    let guard = capture.install();
+        let capture = Capture::default();
+        let guard = capture.install();
+        s.flush().await?;
+        drop(guard);
 
-    let mut s = db.session();
-    s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
-    s.add(User::new("ed", "Ed Jones", "eddie"))?;
-    let before = db.statements_executed();
-    s.commit().await?;
-    let n = s
-        .query::<User>()
-        .filter(User::NAME.is_in(["jack", "ed", "wendy"]))
-        .count()
-        .await?;
-    assert_eq!(n, 2);
-    let ran = db.statements_executed() - before;
-    drop(guard);
-
-    let logged = capture.take();
-    assert_eq!(
-        logged.len() as u64,
-        ran,
-        "every executed statement is logged exactly once: {logged:?}"
-    );
-    let insert = logged
-        .iter()
-        .find(|l| l.sql.starts_with("INSERT INTO \"users\""))
-        .expect("the INSERT is logged");
-    assert_eq!(insert.params, Some(6), "two rows of three bound values");
-    let count = logged
-        .iter()
-        .find(|l| l.sql.starts_with("SELECT COUNT(*)"))
-        .expect("the COUNT is logged");
-    assert_eq!(count.params, Some(3), "three values in the IN list");
-    assert!(logged.iter().any(|l| l.sql == "COMMIT"), "{logged:?}");
-    Ok(())
-}
-
-#[tokio::test]
-async fn values_reach_the_database_as_parameters_not_as_sql_text() -> Result<()> {
-    let db = db().await?;
-    let nasty = "x' OR '1'='1";
-    let capture = Capture::default();
-    let guard = capture.install();
-    let mut s = db.session();
-    let h = s.add(User::new(nasty, "Marker Fullname", "marker-nick"))?;
-    s.flush().await?;
-    s.write(h).await?.fullname = "Updated Marker".into();
-    let found = s
-        .query::<User>()
-        .filter(
-            User::NAME
-                .eq(nasty)
-                .and(User::NICKNAME.like("marker%"))
-                .and(User::FULLNAME.is_in(["Updated Marker", "other"])),
-        )
-        .all()
-        .await?;
-    s.commit().await?;
-    drop(guard);
-    assert_eq!(found, [h]);
-
-    let logged = capture.take();
-    for marker in ["x' OR", "Marker", "marker", "other"] {
-        for l in &logged {
+        let updates: Vec<_> = capture
+            .take()
+            .into_iter()
+            .filter(|l| l.sql.starts_with("UPDATE"))
+            .collect();
+        assert_eq!(
+            updates.len(),
+            1,
+            "one UPDATE for one changed object: {updates:?}"
+        );
+        let update = &updates[0];
+        assert!(update.sql.contains("\"nickname\""), "{}", update.sql);
+        for untouched in ["\"name\" =", "\"fullname\"", "SET \"id\""] {
             assert!(
-                !l.sql.contains(marker),
-                "value {marker:?} spliced into SQL: {}",
-                l.sql
+                !update.sql.contains(untouched),
+                "unchanged column {untouched} must not be written: {}",
+                update.sql
             );
         }
+        assert_eq!(
+            update.params,
+            Some(2),
+            "one value for nickname, one for the key"
+        );
+        s.commit().await?;
+        Ok(())
     }
-    let select = logged
-        .iter()
-        .find(|l| l.sql.starts_with("SELECT") && l.sql.contains("LIKE"))
-        .expect("the query is logged");
-    assert_eq!(select.params, Some(4), "{}", select.sql);
-    assert_eq!(select.sql.matches('?').count(), 4, "{}", select.sql);
-    let update = logged
-        .iter()
-        .find(|l| l.sql.starts_with("UPDATE"))
-        .expect("the UPDATE is logged");
-    assert_eq!(update.sql.matches('?').count(), 2, "{}", update.sql);
-    Ok(())
 }
 
-#[tokio::test]
-async fn two_models_over_one_table_keep_separate_identities() -> Result<()> {
-    let db = orm_tests::memory_db(&[Note::META]).await?;
-    let mut s = db.session();
-    let note = s.add(Note {
-        id: None,
-        body: "hello".into(),
-    })?;
-    s.flush().await?;
-    let id = s.read(note).await?.id.expect("flushed");
-    // Reading the row as another model gives an object of that model, not the `Note`.
-    let view = s.query::<NoteView>().one().await?;
-    assert_eq!(s.read(view).await?.body, "hello");
-    assert_eq!(s.get::<NoteView>(id).await?, Some(view));
-    assert_eq!(s.get::<Note>(id).await?, Some(note));
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn an_update_does_not_overwrite_columns_it_did_not_change() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+
+        // Session A loads the row; session B then changes `fullname` and commits.
+        let mut a = db.session();
+        let ed_a = a.get::<User>(id).await?.expect("stored");
+        let mut b = db.session();
+        let ed_b = b.get::<User>(id).await?.expect("stored");
+        b.write(ed_b).await?.fullname = "set by B".into();
+        b.commit().await?;
+
+        // A changes only `nickname`: its stale `fullname` must not be written back.
+        a.write(ed_a).await?.nickname = Some("set by A".into());
+        a.commit().await?;
+
+        let mut c = db.session();
+        let ed = c.get::<User>(id).await?.expect("stored");
+        let ed = c.read(ed).await?;
+        assert_eq!(ed.fullname, "set by B");
+        assert_eq!(ed.nickname.as_deref(), Some("set by A"));
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn an_added_child_without_a_parent_is_inserted() -> Result<()> {
-    // `Address` is the child of `User::addresses` (delete-orphan), but an object that never had
-    // a parent is not an orphan: adding it inserts it with a NULL foreign key.
-    let db = db().await?;
-    let mut s = db.session();
-    let addr = s.add(Address::new("lonely@example.com"))?;
-    s.commit().await?;
-    assert_eq!(s.state(addr), ObjectState::Persistent);
-    let stored = s
-        .query::<Address>()
-        .filter(Address::USER_ID.is_null())
-        .one()
-        .await?;
-    assert_eq!(stored, addr);
-    Ok(())
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn flush_of_unchanged_objects_runs_no_statement() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut s = db.session();
+        let ed = s.get::<User>(id).await?.expect("stored");
+        let _ = s.read(ed).await?;
+        // Writing a field back to the value it had is not a change.
+        let user = s.write(ed).await?;
+        user.name = "ed".into();
+
+        let before = db.statements_executed();
+        s.flush().await?;
+        assert_eq!(db.statements_executed(), before, "nothing to flush");
+        s.commit().await?;
+        assert_eq!(
+            db.statements_executed(),
+            before,
+            "no transaction was opened, so commit has nothing to do"
+        );
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_value_changed_and_changed_back_is_not_written() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut s = db.session();
+        let ed = s.get::<User>(id).await?.expect("stored");
+        s.write(ed).await?.fullname = "temporary".into();
+        s.write(ed).await?.fullname = "ed full".into();
+        let before = db.statements_executed();
+        s.flush().await?;
+        assert_eq!(db.statements_executed(), before);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn every_supported_field_type_round_trips() -> Result<()> {
+        let db = orm_tests::fresh_db(&[AllTypes::META]).await?;
+        let full = AllTypes {
+            id: None,
+            a_i8: -8,
+            a_i16: -16_000,
+            a_i32: -2_000_000_000,
+            a_i64: i64::MIN,
+            a_u8: 255,
+            a_u16: 65_535,
+            a_u32: u32::MAX,
+            a_f32: 1.5,
+            a_f64: -0.125,
+            a_bool: true,
+            a_string: "héllo, 'world' \"quoted\"; -- not a comment".into(),
+            a_bytes: vec![0, 1, 2, 255, 0],
+            o_i8: Some(8),
+            o_i16: Some(16),
+            o_i32: Some(32),
+            o_i64: Some(i64::MAX),
+            o_u8: Some(0),
+            o_u16: Some(1),
+            o_u32: Some(2),
+            o_f32: Some(-2.5),
+            o_f64: Some(3.0),
+            o_bool: Some(false),
+            o_string: Some(String::new()),
+            o_bytes: Some(Vec::new()),
+            price: Cents(1999),
+            discount: Some(Cents(-5)),
+            mood: Mood::Grumpy,
+            other_mood: Some(Mood::Happy),
+        };
+        let empty = AllTypes {
+            o_i8: None,
+            o_i16: None,
+            o_i32: None,
+            o_i64: None,
+            o_u8: None,
+            o_u16: None,
+            o_u32: None,
+            o_f32: None,
+            o_f64: None,
+            o_bool: None,
+            o_string: None,
+            o_bytes: None,
+            discount: None,
+            other_mood: None,
+            a_bool: false,
+            mood: Mood::Happy,
+            ..full.clone()
+        };
+
+        let mut s = db.session();
+        let h_full = s.add(full.clone())?;
+        let h_empty = s.add(empty.clone())?;
+        s.commit().await?;
+        let id_full = s.read(h_full).await?.id;
+        let id_empty = s.read(h_empty).await?.id;
+
+        let mut other = db.session();
+        for (id, expected) in [(id_full, full), (id_empty, empty)] {
+            let id = id.expect("inserted");
+            let h = other.get::<AllTypes>(id).await?.expect("stored");
+            let loaded = other.read(h).await?;
+            assert_eq!(
+                *loaded,
+                AllTypes {
+                    id: Some(id),
+                    ..expected
+                }
+            );
+        }
+
+        // Updating a user-typed column goes through `SqlValue` too.
+        let h = other
+            .query::<AllTypes>()
+            .filter(AllTypes::MOOD.eq(Mood::Grumpy))
+            .one()
+            .await?;
+        other.write(h).await?.price = Cents(1);
+        other.commit().await?;
+        let mut third = db.session();
+        let cheap = third
+            .query::<AllTypes>()
+            .filter(AllTypes::PRICE.eq(Cents(1)))
+            .count()
+            .await?;
+        assert_eq!(cheap, 1);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn composite_primary_keys_are_stored_and_found_by_tuple() -> Result<()> {
+        let db = orm_tests::fresh_db(&[Membership::META]).await?;
+        let mut s = db.session();
+        let admin = s.add(Membership {
+            team: "core".into(),
+            member: 7,
+            role: "admin".into(),
+        })?;
+        s.add(Membership {
+            team: "core".into(),
+            member: 8,
+            role: "reader".into(),
+        })?;
+        s.add(Membership {
+            team: "docs".into(),
+            member: 7,
+            role: "writer".into(),
+        })?;
+        s.flush().await?;
+        let before = db.statements_executed();
+        let found = s
+            .get::<Membership>(("core".to_string(), 7_i64))
+            .await?
+            .expect("held");
+        assert_eq!(found, admin);
+        assert_eq!(db.statements_executed(), before, "identity map hit");
+        s.commit().await?;
+
+        let mut other = db.session();
+        let docs = other
+            .get::<Membership>(("docs".to_string(), 7_i64))
+            .await?
+            .expect("stored");
+        assert_eq!(other.read(docs).await?.role, "writer");
+        assert!(other
+            .get::<Membership>(("docs".to_string(), 8_i64))
+            .await?
+            .is_none());
+
+        // Updating a composite-keyed row touches only that row.
+        other.write(docs).await?.role = "editor".into();
+        other.commit().await?;
+        let mut third = db.session();
+        let roles: Vec<String> = {
+            let all = third
+                .query::<Membership>()
+                .order_by(Membership::TEAM)
+                .order_by(Membership::MEMBER)
+                .all()
+                .await?;
+            let mut roles = Vec::new();
+            for h in all {
+                roles.push(third.read(h).await?.role.clone());
+            }
+            roles
+        };
+        assert_eq!(roles, ["admin", "reader", "editor"]);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn expire_reloads_the_object_on_next_access() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut a = db.session();
+        let ed = a.get::<User>(id).await?.expect("stored");
+        assert_eq!(a.read(ed).await?.fullname, "ed full");
+
+        let mut b = db.session();
+        let ed_b = b.get::<User>(id).await?.expect("stored");
+        b.write(ed_b).await?.fullname = "changed by B".into();
+        b.commit().await?;
+
+        // Without expiring, A keeps its loaded copy (and reads it without a statement).
+        let before = db.statements_executed();
+        assert_eq!(a.read(ed).await?.fullname, "ed full");
+        assert_eq!(db.statements_executed(), before);
+
+        a.expire(ed)?;
+        assert_eq!(db.statements_executed(), before, "expire itself is lazy");
+        assert_eq!(a.read(ed).await?.fullname, "changed by B");
+        assert_eq!(db.statements_executed(), before + 1, "one SELECT to reload");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn expire_all_reloads_every_object() -> Result<()> {
+        let db = db().await?;
+        let ed_id = seed_user(&db, "ed").await?;
+        let wendy_id = seed_user(&db, "wendy").await?;
+        let mut a = db.session();
+        let ed = a.get::<User>(ed_id).await?.expect("stored");
+        let wendy = a.get::<User>(wendy_id).await?.expect("stored");
+
+        let mut b = db.session();
+        for id in [ed_id, wendy_id] {
+            let h = b.get::<User>(id).await?.expect("stored");
+            b.write(h).await?.nickname = None;
+        }
+        b.commit().await?;
+
+        a.expire_all();
+        assert_eq!(a.read(ed).await?.nickname, None);
+        assert_eq!(a.read(wendy).await?.nickname, None);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn refresh_reloads_now_and_discards_unflushed_changes() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut a = db.session();
+        let ed = a.get::<User>(id).await?.expect("stored");
+
+        let mut b = db.session();
+        let ed_b = b.get::<User>(id).await?.expect("stored");
+        b.write(ed_b).await?.fullname = "changed by B".into();
+        b.commit().await?;
+
+        a.write(ed).await?.nickname = Some("unflushed".into());
+        let before = db.statements_executed();
+        a.refresh(ed).await?;
+        assert_eq!(
+            db.statements_executed(),
+            before + 1,
+            "refresh reloads at once"
+        );
+        let user = a.read(ed).await?;
+        assert_eq!(user.fullname, "changed by B");
+        assert_eq!(
+            user.nickname.as_deref(),
+            Some("ed-nick"),
+            "unflushed change discarded"
+        );
+        let before = db.statements_executed();
+        a.flush().await?;
+        assert_eq!(db.statements_executed(), before, "nothing left to flush");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn expunge_detaches_without_touching_the_database() -> Result<()> {
+        let db = db().await?;
+        let id = seed_user(&db, "ed").await?;
+        let mut s = db.session();
+        let ed = s.get::<User>(id).await?.expect("stored");
+        s.write(ed).await?.fullname = "never written".into();
+
+        let before = db.statements_executed();
+        s.expunge(ed)?;
+        assert_eq!(db.statements_executed(), before);
+        assert_eq!(s.state(ed), ObjectState::Detached);
+        assert!(matches!(
+            s.read(ed).await,
+            Err(Error::Unavailable {
+                model: "User",
+                state: "detached",
+                ..
+            })
+        ));
+        s.commit().await?;
+
+        // The row is untouched, and a new get loads a fresh object under a new handle.
+        let again = s.get::<User>(id).await?.expect("still stored");
+        assert_ne!(again, ed);
+        assert_eq!(s.read(again).await?.fullname, "ed full");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn expunging_a_pending_object_means_it_is_never_inserted() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let ghost = s.add(User::new("ghost", "Ghost", "boo"))?;
+        s.expunge(ghost)?;
+        assert_eq!(s.state(ghost), ObjectState::Detached);
+        s.commit().await?;
+        assert_eq!(s.query::<User>().count().await?, 0);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn every_statement_is_logged_on_orm_sql_with_its_parameter_count() -> Result<()> {
+        let db = db().await?;
+        let capture = Capture::default();
+        let guard = capture.install();
+
+        let mut s = db.session();
+        s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        s.add(User::new("ed", "Ed Jones", "eddie"))?;
+        let before = db.statements_executed();
+        s.commit().await?;
+        let n = s
+            .query::<User>()
+            .filter(User::NAME.is_in(["jack", "ed", "wendy"]))
+            .count()
+            .await?;
+        assert_eq!(n, 2);
+        let ran = db.statements_executed() - before;
+        drop(guard);
+
+        let logged = capture.take();
+        assert_eq!(
+            logged.len() as u64,
+            ran,
+            "every executed statement is logged exactly once: {logged:?}"
+        );
+        let insert = logged
+            .iter()
+            .find(|l| l.sql.starts_with("INSERT INTO \"users\""))
+            .expect("the INSERT is logged");
+        assert_eq!(insert.params, Some(6), "two rows of three bound values");
+        let count = logged
+            .iter()
+            .find(|l| l.sql.starts_with("SELECT COUNT(*)"))
+            .expect("the COUNT is logged");
+        assert_eq!(count.params, Some(3), "three values in the IN list");
+        assert!(logged.iter().any(|l| l.sql == "COMMIT"), "{logged:?}");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn values_reach_the_database_as_parameters_not_as_sql_text() -> Result<()> {
+        let db = db().await?;
+        let nasty = "x' OR '1'='1";
+        let capture = Capture::default();
+        let guard = capture.install();
+        let mut s = db.session();
+        let h = s.add(User::new(nasty, "Marker Fullname", "marker-nick"))?;
+        s.flush().await?;
+        s.write(h).await?.fullname = "Updated Marker".into();
+        let found = s
+            .query::<User>()
+            .filter(
+                User::NAME
+                    .eq(nasty)
+                    .and(User::NICKNAME.like("marker%"))
+                    .and(User::FULLNAME.is_in(["Updated Marker", "other"])),
+            )
+            .all()
+            .await?;
+        s.commit().await?;
+        drop(guard);
+        assert_eq!(found, [h]);
+
+        let logged = capture.take();
+        for marker in ["x' OR", "Marker", "marker", "other"] {
+            for l in &logged {
+                assert!(
+                    !l.sql.contains(marker),
+                    "value {marker:?} spliced into SQL: {}",
+                    l.sql
+                );
+            }
+        }
+        let select = logged
+            .iter()
+            .find(|l| l.sql.starts_with("SELECT") && l.sql.contains("LIKE"))
+            .expect("the query is logged");
+        assert_eq!(select.params, Some(4), "{}", select.sql);
+        assert_eq!(select.sql.matches('?').count(), 4, "{}", select.sql);
+        let update = logged
+            .iter()
+            .find(|l| l.sql.starts_with("UPDATE"))
+            .expect("the UPDATE is logged");
+        assert_eq!(update.sql.matches('?').count(), 2, "{}", update.sql);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn two_models_over_one_table_keep_separate_identities() -> Result<()> {
+        let db = orm_tests::fresh_db(&[Note::META]).await?;
+        let mut s = db.session();
+        let note = s.add(Note {
+            id: None,
+            body: "hello".into(),
+        })?;
+        s.flush().await?;
+        let id = s.read(note).await?.id.expect("flushed");
+        // Reading the row as another model gives an object of that model, not the `Note`.
+        let view = s.query::<NoteView>().one().await?;
+        assert_eq!(s.read(view).await?.body, "hello");
+        assert_eq!(s.get::<NoteView>(id).await?, Some(view));
+        assert_eq!(s.get::<Note>(id).await?, Some(note));
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn an_added_child_without_a_parent_is_inserted() -> Result<()> {
+        // `Address` is the child of `User::addresses` (delete-orphan), but an object that never had
+        // a parent is not an orphan: adding it inserts it with a NULL foreign key.
+        let db = db().await?;
+        let mut s = db.session();
+        let addr = s.add(Address::new("lonely@example.com"))?;
+        s.commit().await?;
+        assert_eq!(s.state(addr), ObjectState::Persistent);
+        let stored = s
+            .query::<Address>()
+            .filter(Address::USER_ID.is_null())
+            .one()
+            .await?;
+        assert_eq!(stored, addr);
+        Ok(())
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::backend::{Backend, DbFailure, Dialect, ExecOutcome, Row, Transaction};
 use crate::error::{Error, Result};
-use crate::meta::ModelMeta;
+use crate::meta::{ForeignKeyMeta, ModelMeta};
 use crate::schema;
 use crate::sql::{self, Statement};
 use std::collections::HashSet;
@@ -125,14 +125,22 @@ impl Database {
     /// foreign-key dependency order, with an index on each foreign-key column. All of it runs
     /// in one transaction: if one statement fails, no table is created.
     pub async fn create_all(&self, models: &[&'static ModelMeta]) -> Result<()> {
+        let dialect = self.dialect();
         let models = self.model_set(models)?;
+        let order = schema::dependency_order(&models);
+        let later = self.later_foreign_keys(&order);
         let mut statements = Vec::new();
-        for model in schema::dependency_order(&models) {
+        for &model in &order {
             let ctx = Context::new(Action::Schema, model.table);
-            statements.push((sql::create_table(self.dialect(), model), ctx));
-            for index in sql::create_indexes(self.dialect(), model) {
+            let inline = |fk: &ForeignKeyMeta| !later.contains(&(model.table, fk.column));
+            statements.push((sql::create_table(dialect, model, inline), ctx));
+            for index in sql::create_indexes(dialect, model) {
                 statements.push((index, ctx));
             }
+        }
+        for (model, fk) in self.foreign_keys_in(&order, &later) {
+            let ctx = Context::new(Action::Schema, model.table);
+            statements.push((sql::add_foreign_key(dialect, model, fk), ctx));
         }
         self.run_schema(statements).await
     }
@@ -140,16 +148,53 @@ impl Database {
     /// Drops the tables of `models` (and of every model they reach), referencing tables first,
     /// in one transaction.
     pub async fn drop_all(&self, models: &[&'static ModelMeta]) -> Result<()> {
+        let dialect = self.dialect();
         let models = self.model_set(models)?;
-        let statements = schema::dependency_order(&models)
-            .into_iter()
-            .rev()
-            .map(|model| {
-                let ctx = Context::new(Action::Schema, model.table);
-                (sql::drop_table(self.dialect(), model), ctx)
-            })
-            .collect();
+        let order = schema::dependency_order(&models);
+        let later = self.later_foreign_keys(&order);
+        let mut statements = Vec::new();
+        for (model, fk) in self.foreign_keys_in(&order, &later) {
+            let ctx = Context::new(Action::Schema, model.table);
+            statements.push((sql::drop_foreign_key(dialect, model, fk), ctx));
+        }
+        for &model in order.iter().rev() {
+            let ctx = Context::new(Action::Schema, model.table);
+            statements.push((sql::drop_table(dialect, model), ctx));
+        }
         self.run_schema(statements).await
+    }
+
+    /// The foreign keys (table, column index) that reference a table created after their own,
+    /// where the dialect cannot declare them before that table exists.
+    fn later_foreign_keys(&self, order: &[&'static ModelMeta]) -> HashSet<(&'static str, usize)> {
+        if self.dialect().forward_references() {
+            return HashSet::new();
+        }
+        let mut created = HashSet::new();
+        let mut later = HashSet::new();
+        for model in order {
+            created.insert(model.table);
+            for fk in model.foreign_keys {
+                if !created.contains(fk.target_table) {
+                    later.insert((model.table, fk.column));
+                }
+            }
+        }
+        later
+    }
+
+    fn foreign_keys_in<'a>(
+        &self,
+        order: &'a [&'static ModelMeta],
+        keys: &'a HashSet<(&'static str, usize)>,
+    ) -> impl Iterator<Item = (&'static ModelMeta, &'static ForeignKeyMeta)> + 'a {
+        order.iter().flat_map(move |&model| {
+            model
+                .foreign_keys
+                .iter()
+                .filter(move |fk| keys.contains(&(model.table, fk.column)))
+                .map(move |fk| (model, fk))
+        })
     }
 
     /// Runs schema statements in one transaction (both backends have transactional DDL).

@@ -51,6 +51,25 @@ pub fn postgres_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// `sql` with each `?` placeholder written in the current backend's syntax (`$1`, `$2`, ... on
+/// PostgreSQL), for raw SQL in tests. (The fixtures have no `?` inside string literals.)
+pub fn placeholders(sql: &str) -> String {
+    if current() == Backend::Sqlite {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut number = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            number += 1;
+            out.push_str(&format!("${number}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// What a skipped test instance returns.
 pub trait Skipped {
     /// The value of a test that did not run.

@@ -854,12 +854,12 @@ orm_tests::backend_test! {
             .find(|l| l.sql.starts_with("SELECT") && l.sql.contains("LIKE"))
             .expect("the query is logged");
         assert_eq!(select.params, Some(4), "{}", select.sql);
-        assert_eq!(select.sql.matches('?').count(), 4, "{}", select.sql);
+        assert_eq!(select.sql.matches(['?', '$']).count(), 4, "{}", select.sql);
         let update = logged
             .iter()
             .find(|l| l.sql.starts_with("UPDATE"))
             .expect("the UPDATE is logged");
-        assert_eq!(update.sql.matches('?').count(), 2, "{}", update.sql);
+        assert_eq!(update.sql.matches(['?', '$']).count(), 2, "{}", update.sql);
         Ok(())
     }
 }

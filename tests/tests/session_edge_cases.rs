@@ -699,8 +699,9 @@ orm_tests::backend_test! {
         s.commit().await?;
         let gone_id = s.read(gone).await?.id.expect("stored");
         s.commit().await?;
-        db.execute_raw("DELETE FROM users WHERE id = ?", &[gone_id.into()])
-            .await?;
+        // Raw SQL is written in the database's own placeholder syntax.
+        let delete = orm_tests::harness::placeholders("DELETE FROM users WHERE id = ?");
+        db.execute_raw(&delete, &[gone_id.into()]).await?;
         let a = s.related(u1, User::ADDRESSES).await?[0];
         assert!(s.related(u2, User::ADDRESSES).await?.is_empty());
         s.append(u2, User::ADDRESSES, a).await?;

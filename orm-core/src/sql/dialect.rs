@@ -73,6 +73,14 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         values_source(b, types, rows, alias, false);
     }
 
+    /// Whether `CREATE TABLE` may declare a foreign key into a table that does not exist yet
+    /// (SQLite resolves references when rows are written). Where it may not, a foreign key into
+    /// a table created later (tables that reference each other) is added afterwards with
+    /// `ALTER TABLE ... ADD CONSTRAINT`.
+    fn forward_references(&self) -> bool {
+        false
+    }
+
     /// The start of a recursive common table expression (`WITH RECURSIVE`), with which a whole
     /// self-referential subtree is found in one statement.
     fn with_recursive(&self) -> &'static str {
@@ -155,6 +163,10 @@ impl Dialect for Sqlite {
     }
 
     fn consecutive_insert_ids(&self) -> bool {
+        true
+    }
+
+    fn forward_references(&self) -> bool {
         true
     }
 }

@@ -10,7 +10,7 @@ pub(crate) mod rowset;
 pub use dialect::{values_source, Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
 
 use crate::column::Expr;
-use crate::meta::ModelMeta;
+use crate::meta::{ForeignKeyMeta, ModelMeta};
 use crate::value::{SqlType, Value};
 
 /// A rendered statement: its text and the values bound to its parameters, in order.
@@ -311,7 +311,14 @@ pub(crate) fn update_many(
 }
 
 /// `CREATE TABLE IF NOT EXISTS` with keys, uniqueness and `FOREIGN KEY ... ON DELETE` clauses.
-pub(crate) fn create_table(dialect: &'static dyn Dialect, meta: &ModelMeta) -> Statement {
+///
+/// Foreign keys for which `inline` is false are left out, to be added by [`add_foreign_key`]
+/// once the tables they reference exist.
+pub(crate) fn create_table(
+    dialect: &'static dyn Dialect,
+    meta: &ModelMeta,
+    inline: impl Fn(&ForeignKeyMeta) -> bool,
+) -> Statement {
     let mut b = SqlBuilder::new(dialect);
     b.push("CREATE TABLE IF NOT EXISTS ")
         .ident(meta.table)
@@ -336,17 +343,59 @@ pub(crate) fn create_table(dialect: &'static dyn Dialect, meta: &ModelMeta) -> S
             .columns(meta, meta.primary_key.iter().copied())
             .push(")");
     }
-    for fk in meta.foreign_keys {
-        b.push(", FOREIGN KEY (")
-            .ident(meta.columns[fk.column].name)
-            .push(") REFERENCES ");
-        b.ident(fk.target_table)
-            .push(" (")
-            .ident(fk.target_column)
-            .push(") ON DELETE ");
-        b.push(fk.on_delete.as_sql());
+    for fk in meta.foreign_keys.iter().filter(|fk| inline(fk)) {
+        b.push(", ");
+        foreign_key_clause(&mut b, meta, fk);
     }
     b.push(")");
+    b.finish()
+}
+
+/// `FOREIGN KEY (c) REFERENCES t (k) ON DELETE ...`.
+fn foreign_key_clause(b: &mut SqlBuilder, meta: &ModelMeta, fk: &ForeignKeyMeta) {
+    b.push("FOREIGN KEY (")
+        .ident(meta.columns[fk.column].name)
+        .push(") REFERENCES ");
+    b.ident(fk.target_table)
+        .push(" (")
+        .ident(fk.target_column)
+        .push(") ON DELETE ");
+    b.push(fk.on_delete.as_sql());
+}
+
+/// The name of a foreign-key constraint added after its table was created.
+fn foreign_key_name(meta: &ModelMeta, fk: &ForeignKeyMeta) -> String {
+    format!("fk_{}_{}", meta.table, meta.columns[fk.column].name)
+}
+
+/// `ALTER TABLE t DROP CONSTRAINT IF EXISTS fk, ADD CONSTRAINT fk FOREIGN KEY ...`: a foreign
+/// key into a table created after `t` (tables that reference each other), added in a way that
+/// can run again.
+pub(crate) fn add_foreign_key(
+    dialect: &'static dyn Dialect,
+    meta: &ModelMeta,
+    fk: &ForeignKeyMeta,
+) -> Statement {
+    let name = foreign_key_name(meta, fk);
+    let mut b = SqlBuilder::new(dialect);
+    b.push("ALTER TABLE ").ident(meta.table);
+    b.push(" DROP CONSTRAINT IF EXISTS ").ident(&name);
+    b.push(", ADD CONSTRAINT ").ident(&name).push(" ");
+    foreign_key_clause(&mut b, meta, fk);
+    b.finish()
+}
+
+/// `ALTER TABLE IF EXISTS t DROP CONSTRAINT IF EXISTS fk`: the inverse of [`add_foreign_key`],
+/// so that tables that reference each other can be dropped one by one.
+pub(crate) fn drop_foreign_key(
+    dialect: &'static dyn Dialect,
+    meta: &ModelMeta,
+    fk: &ForeignKeyMeta,
+) -> Statement {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("ALTER TABLE IF EXISTS ").ident(meta.table);
+    b.push(" DROP CONSTRAINT IF EXISTS ")
+        .ident(&foreign_key_name(meta, fk));
     b.finish()
 }
 

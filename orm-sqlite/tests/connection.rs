@@ -234,10 +234,49 @@ async fn an_unopenable_database_is_a_database_error_not_a_panic() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("{}?mode=ro", file_url(&dir.path().join("absent.db")));
     match orm_sqlite::connect(&url).await {
-        Err(Error::Database { action, message }) => {
+        Err(Error::Database {
+            action, message, ..
+        }) => {
             assert!(action.contains("absent.db"), "{action}");
             assert!(!message.is_empty());
         }
         other => panic!("expected a database error, got {other:?}"),
     }
+}
+
+/// A service that already has a sqlx pool hands it over; the pool's connections must enforce
+/// foreign keys (sqlx's default), which is checked.
+#[tokio::test]
+async fn a_database_over_an_existing_pool_enforces_foreign_keys() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+    let one = || SqlitePoolOptions::new().max_connections(1);
+    let pool = one()
+        .connect("sqlite::memory:")
+        .await
+        .expect("a sqlx pool");
+    let db = orm_sqlite::from_pool(pool).await.expect("an ORM database");
+    db.execute_raw("CREATE TABLE parent (id INTEGER PRIMARY KEY)", &[])
+        .await
+        .expect("parent");
+    db.execute_raw(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))",
+        &[],
+    )
+    .await
+    .expect("child");
+    let dangling = db
+        .execute_raw("INSERT INTO child (parent_id) VALUES (7)", &[])
+        .await
+        .expect_err("no parent 7");
+    assert!(dangling.is_foreign_key_violation(), "{dangling:?}");
+
+    let unenforced = SqliteConnectOptions::from_str("sqlite::memory:")
+        .expect("options")
+        .foreign_keys(false);
+    let pool = one().connect_with(unenforced).await.expect("a sqlx pool");
+    let err = orm_sqlite::from_pool(pool)
+        .await
+        .expect_err("foreign keys are off");
+    assert!(err.to_string().contains("foreign_keys(true)"), "{err}");
 }

@@ -91,7 +91,7 @@ async fn writes_report_rows_affected_and_the_last_insert_id() {
     let first = backend
         .execute("INSERT INTO k (x) VALUES (?)", vec![Value::Integer(1)])
         .await;
-    assert_eq!(first, Ok(ExecOutcome::new(1, Some(1))));
+    assert_eq!(first.ok(), Some(ExecOutcome::new(1, Some(1))));
     let explicit = run(&backend, "INSERT INTO k (id, x) VALUES (42, 2)").await;
     assert_eq!(explicit.last_insert_id, Some(42));
     let many = run(&backend, "INSERT INTO k (x) VALUES (3), (4), (5)").await;

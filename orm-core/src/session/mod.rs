@@ -241,6 +241,21 @@ impl Session {
         Ok(())
     }
 
+    /// Runs a read in the session's transaction (if any). Where a failed statement aborts the
+    /// transaction (PostgreSQL), the session rolls back with it, as [`Session::rollback`]
+    /// would, so that it never claims writes the database has thrown away.
+    pub(crate) async fn fetch_in_tx(
+        &mut self,
+        statement: crate::sql::Statement,
+        ctx: crate::database::Context,
+    ) -> Result<Vec<crate::backend::Row>> {
+        let result = self.db.fetch(self.tx.as_mut(), statement, ctx).await;
+        if result.is_err() && self.tx.is_some() && self.db.dialect().error_aborts_transaction() {
+            self.rollback().await?;
+        }
+        result
+    }
+
     /// After a future that held the open transaction was dropped, the transaction was rolled
     /// back with it: the session forgets what it had applied of it, as after a rollback, so that
     /// it tells the truth about the database again.

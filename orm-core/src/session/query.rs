@@ -205,10 +205,7 @@ impl Session {
     ) -> Result<Vec<Vec<Value>>> {
         let statement =
             sql::select_columns(self.db.dialect(), meta, meta.primary_key, filter, window);
-        self.db
-            .fetch(
-                self.tx.as_mut(),
-                statement,
+        self.fetch_in_tx(statement,
                 Context::new(Action::Select, meta.table),
             )
             .await

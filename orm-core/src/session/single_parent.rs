@@ -80,7 +80,7 @@ impl Session {
                     &Window::default(),
                 );
                 let ctx = Context::new(Action::Select, owner_meta.table);
-                let keys = self.db.fetch(self.tx.as_mut(), statement, ctx).await?;
+                let keys = self.fetch_in_tx(statement, ctx).await?;
                 let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
                 Ok(keys
                     .iter()
@@ -118,7 +118,7 @@ impl Session {
                     &Window::default(),
                 );
                 let ctx = Context::new(Action::Select, assoc.table);
-                let rows = self.db.fetch(self.tx.as_mut(), statement, ctx).await?;
+                let rows = self.fetch_in_tx(statement, ctx).await?;
                 let index = owner_meta.relationship_index(rel.field).unwrap_or_default();
                 Ok(rows
                     .into_iter()

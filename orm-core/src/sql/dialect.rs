@@ -81,6 +81,12 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         false
     }
 
+    /// Whether a failed statement aborts the whole transaction it ran in (PostgreSQL: every
+    /// later statement fails until a rollback), rather than only itself (SQLite).
+    fn error_aborts_transaction(&self) -> bool {
+        false
+    }
+
     /// The start of a recursive common table expression (`WITH RECURSIVE`), with which a whole
     /// self-referential subtree is found in one statement.
     fn with_recursive(&self) -> &'static str {
@@ -209,6 +215,10 @@ impl Dialect for Postgres {
 
     fn no_limit(&self) -> &'static str {
         "ALL"
+    }
+
+    fn error_aborts_transaction(&self) -> bool {
+        true
     }
 
     fn update_from_values(

@@ -58,15 +58,11 @@ impl Session {
                 let statement = rowset::select(dialect, set, *column);
                 let ctx = Context::new(Action::Select, set.model().table);
                 captures[*slot] =
-                    distinct_keys(self.db.fetch(self.tx.as_mut(), statement, ctx).await?);
+                    distinct_keys(self.fetch_in_tx(statement, ctx).await?);
                 continue;
             }
             if let Some((action, set, text, count)) = describe::set_step(dialect, step) {
-                let rows = self
-                    .db
-                    .fetch(
-                        self.tx.as_mut(),
-                        count,
+                let rows = self.fetch_in_tx(count,
                         Context::new(Action::Select, set.model().table),
                     )
                     .await?;

@@ -153,6 +153,7 @@ impl Backend for PgBackend {
             Ok(Box::new(PgTransaction {
                 tx,
                 persistent: self.persistent,
+                aborted: false,
             }) as Box<dyn Transaction>)
         })
     }
@@ -166,6 +167,20 @@ impl Backend for PgBackend {
 pub struct PgTransaction {
     tx: sqlx::Transaction<'static, Postgres>,
     persistent: bool,
+    /// A statement failed and no `ROLLBACK TO SAVEPOINT` has recovered since: PostgreSQL has
+    /// aborted the transaction, and would answer COMMIT by rolling back without an error.
+    aborted: bool,
+}
+
+impl PgTransaction {
+    /// Records the outcome of a statement for [`aborted`](Self::aborted).
+    fn track<T>(&mut self, sql: &str, result: &Result<T, DbFailure>) {
+        match result {
+            Err(_) => self.aborted = true,
+            Ok(_) if sql.starts_with("ROLLBACK TO SAVEPOINT") => self.aborted = false,
+            Ok(_) => {}
+        }
+    }
 }
 
 impl fmt::Debug for PgTransaction {
@@ -181,11 +196,13 @@ impl Transaction for PgTransaction {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let rows = bind_all(sql, params, self.persistent)
+            let result = bind_all(sql, params, self.persistent)
                 .fetch_all(&mut *self.tx)
                 .await
-                .map_err(to_failure)?;
-            decode_rows(&rows)
+                .map_err(to_failure)
+                .and_then(|rows| decode_rows(&rows));
+            self.track(sql, &result);
+            result
         })
     }
 
@@ -198,13 +215,25 @@ impl Transaction for PgTransaction {
             let result = bind_all(sql, params, self.persistent)
                 .execute(&mut *self.tx)
                 .await
-                .map_err(to_failure)?;
-            Ok(outcome(result))
+                .map_err(to_failure)
+                .map(outcome);
+            self.track(sql, &result);
+            result
         })
     }
 
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), DbFailure>> {
-        Box::pin(async move { self.tx.commit().await.map_err(to_failure) })
+        Box::pin(async move {
+            if self.aborted {
+                let _ = self.tx.rollback().await;
+                return Err(DbFailure::new(
+                    orm_core::backend::FailureKind::Other,
+                    "a statement failed earlier in this transaction, so PostgreSQL aborted it; \
+                     it was rolled back, not committed",
+                ));
+            }
+            self.tx.commit().await.map_err(to_failure)
+        })
     }
 
     fn rollback(self: Box<Self>) -> BoxFuture<'static, Result<(), DbFailure>> {

@@ -291,6 +291,13 @@ orm_tests::backend_test! {
             other => panic!("expected a not-null violation, got {other:?}"),
         }
         assert!(err.to_string().contains("not null"), "{err}");
+        assert!(err.is_not_null_violation() && !err.is_retryable());
+        assert_eq!(err.column(), Some("body"), "the database names the column");
+        let code = match orm_tests::harness::current() {
+            Backend::Sqlite => "1299", // SQLITE_CONSTRAINT_NOTNULL
+            Backend::Postgres => "23502",
+        };
+        assert_eq!(err.db_code(), Some(code));
         s.write(bad).await?.body = Some("fixed".into());
         s.commit().await?;
         assert_eq!(count::<StrictNote>(&db).await?, 2);
@@ -320,6 +327,15 @@ orm_tests::backend_test! {
             other => panic!("expected a foreign-key violation, got {other:?}"),
         }
         assert!(err.to_string().contains("foreign key"), "{err}");
+        assert!(err.is_foreign_key_violation() && !err.is_unique_violation());
+        match orm_tests::harness::current() {
+            Backend::Sqlite => assert_eq!(err.db_code(), Some("787")), // SQLITE_CONSTRAINT_FOREIGNKEY
+            Backend::Postgres => {
+                assert_eq!(err.db_code(), Some("23503"));
+                assert_eq!(err.constraint_name(), Some("addresses_user_id_fkey"));
+            }
+        }
+        assert!(std::error::Error::source(&err).is_some(), "the driver's error");
         assert_eq!(count::<Address>(&db).await?, 0);
 
         s.write(orphan).await?.user_id = jack_id;
@@ -356,6 +372,12 @@ orm_tests::backend_test! {
                 ..
             }) => assert_eq!(table, "stock"),
             other => panic!("expected a check violation, got {other:?}"),
+        }
+        let err = s.commit().await.expect_err("still negative");
+        assert!(err.is_check_violation());
+        if t.backend == Backend::Postgres {
+            assert_eq!(err.db_code(), Some("23514"));
+            assert_eq!(err.constraint_name(), Some("stock_qty_not_negative"));
         }
         assert_eq!(
             count::<Stock>(&db).await?,
@@ -496,6 +518,60 @@ orm_tests::backend_test! {
             other => panic!("expected Decode, got {other:?}"),
         }
         assert_eq!(s.query::<StrictNote>().count().await?, 1);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// `create_all` runs in one transaction: when a statement fails (here the index on
+    /// `addresses`, which already exists as a view), no table of the call is left.
+    #[tokio::test]
+    async fn create_all_is_all_or_nothing() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[]).await;
+        t.exec("CREATE VIEW addresses AS SELECT 1 AS id").await;
+        let err = t
+            .db
+            .create_all(&[User::META, Address::META])
+            .await
+            .expect_err("a view cannot be indexed");
+        assert!(err.to_string().contains("addresses"), "{err}");
+        let mut s = t.db.session();
+        match s.query::<User>().count().await {
+            Err(Error::MissingTable { table }) => assert_eq!(table, "users"),
+            other => panic!("`users` was rolled back with the failed call, got {other:?}"),
+        }
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// A read that fails inside the session's transaction. SQLite fails only the statement:
+    /// the transaction and its earlier flush go on. PostgreSQL aborts the whole transaction;
+    /// the session rolls back with it, so a later commit never claims the lost rows.
+    #[tokio::test]
+    async fn a_failed_read_inside_a_transaction_leaves_the_session_truthful() -> Result<()> {
+        let db = db().await?;
+        let mut s = db.session();
+        let jack = s.add(User::new("jack", "Jack Bean", "gjffdd"))?;
+        s.flush().await?;
+        let err = s.query::<Ghost>().count().await.expect_err("no table");
+        assert!(matches!(err, Error::MissingTable { .. }), "{err:?}");
+        s.commit().await?;
+        let stored = count::<User>(&db).await?;
+        match orm_tests::harness::current() {
+            Backend::Sqlite => {
+                assert_eq!(stored, 1, "the flush survived the failed read");
+                assert_eq!(s.state(jack), ObjectState::Persistent);
+            }
+            Backend::Postgres => {
+                assert_eq!(stored, 0, "the aborted transaction took the flush with it");
+                assert_ne!(s.state(jack), ObjectState::Persistent);
+            }
+        }
+        // The session goes on working.
+        s.add(User::new("ed", "Ed Jones", "eddie"))?;
+        s.commit().await?;
+        assert_eq!(count::<User>(&db).await?, stored + 1);
         Ok(())
     }
 }

@@ -139,12 +139,7 @@ impl<'s, T: Model> Query<'s, T> {
         session.autoflush().await?;
         let statement = sql::count(session.db.dialect(), T::META, filter.as_ref());
         let rows = session
-            .db
-            .fetch(
-                session.tx.as_mut(),
-                statement,
-                Context::new(Action::Select, T::META.table),
-            )
+            .fetch_in_tx(statement, Context::new(Action::Select, T::META.table))
             .await?;
         match rows.first().and_then(|r| r.first()) {
             Some(Value::Integer(n)) => Ok(u64::try_from(*n).unwrap_or(0)),

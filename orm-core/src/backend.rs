@@ -72,7 +72,7 @@ pub struct DbFailure {
     /// The driver's message.
     pub message: String,
     /// The database's code, constraint, table and column.
-    pub details: DbDetails,
+    pub details: Box<DbDetails>,
     /// The driver's error, which becomes the [`Error`](crate::Error)'s `source()`.
     pub source: Option<DriverError>,
 }
@@ -83,14 +83,14 @@ impl DbFailure {
         DbFailure {
             kind,
             message: message.into(),
-            details: DbDetails::default(),
+            details: Box::default(),
             source: None,
         }
     }
 
     /// Adds what the database reported besides its message.
     pub fn with_details(mut self, details: DbDetails) -> Self {
-        self.details = details;
+        self.details = Box::new(details);
         self
     }
 

@@ -141,7 +141,7 @@ pub enum Error {
         /// The database's own message.
         message: String,
         /// The database's code, constraint, table and column.
-        details: DbDetails,
+        details: Box<DbDetails>,
         /// The driver's error.
         #[source]
         source: Option<DriverError>,
@@ -160,7 +160,7 @@ pub enum Error {
         /// The database's own message.
         message: String,
         /// The database's code.
-        details: DbDetails,
+        details: Box<DbDetails>,
         /// The driver's error.
         #[source]
         source: Option<DriverError>,
@@ -218,7 +218,7 @@ pub enum Error {
         /// The driver's message.
         message: String,
         /// The database's code, where it gave one.
-        details: DbDetails,
+        details: Box<DbDetails>,
         /// The driver's error.
         #[source]
         source: Option<DriverError>,
@@ -348,7 +348,7 @@ impl Error {
         Error::Database {
             action,
             message: message.into(),
-            details: DbDetails::default(),
+            details: Box::default(),
             source: None,
         }
     }

@@ -4,9 +4,7 @@ use orm_core::backend::{DbFailure, FailureKind, Row};
 use orm_core::Value;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{
-    PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, PgValueRef, Postgres,
-};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, PgValueRef, Postgres};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Decode, Encode, Row as _, Type, TypeInfo as _, ValueRef as _};
 

@@ -4,9 +4,7 @@ use crate::convert::{bind_all, decode_row};
 use crate::error::to_failure;
 use crate::options::SqliteOptions;
 use crate::url::{self, Target};
-use orm_core::backend::{
-    Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, Row, Transaction,
-};
+use orm_core::backend::{Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, Row, Transaction};
 use orm_core::{Error, Value};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,

@@ -26,16 +26,11 @@ fn database_failure(db: &dyn DatabaseError) -> DbFailure {
     let code = db.code().map(|code| code.into_owned());
     let kind = match constraint_kind(db) {
         Some(kind) => FailureKind::Constraint(kind),
-        None if code.as_deref().is_some_and(is_busy) => {
-            FailureKind::Conflict(ConflictKind::Busy)
-        }
+        None if code.as_deref().is_some_and(is_busy) => FailureKind::Conflict(ConflictKind::Busy),
         None => missing_table(&message).map_or(FailureKind::Other, FailureKind::MissingTable),
     };
     let (table, column) = constraint_target(&message).unzip();
-    let details = DbDetails::default()
-        .code(code)
-        .table(table)
-        .column(column);
+    let details = DbDetails::default().code(code).table(table).column(column);
     DbFailure::new(kind, message).with_details(details)
 }
 

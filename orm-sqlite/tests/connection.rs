@@ -251,10 +251,7 @@ async fn a_database_over_an_existing_pool_enforces_foreign_keys() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use std::str::FromStr;
     let one = || SqlitePoolOptions::new().max_connections(1);
-    let pool = one()
-        .connect("sqlite::memory:")
-        .await
-        .expect("a sqlx pool");
+    let pool = one().connect("sqlite::memory:").await.expect("a sqlx pool");
     let db = orm_sqlite::from_pool(pool).await.expect("an ORM database");
     db.execute_raw("CREATE TABLE parent (id INTEGER PRIMARY KEY)", &[])
         .await

@@ -173,7 +173,10 @@ async fn open(models: &[&'static ModelMeta], connections: Option<u32>) -> Fresh 
 
 async fn open_sqlite(
     connections: Option<u32>,
-) -> (Arc<dyn orm_core::backend::Backend>, Option<tempfile::TempDir>) {
+) -> (
+    Arc<dyn orm_core::backend::Backend>,
+    Option<tempfile::TempDir>,
+) {
     use orm_sqlite::{SqliteBackend, SqliteOptions};
     let Some(connections) = connections else {
         let raw = SqliteBackend::open("sqlite::memory:", &SqliteOptions::default())
@@ -218,7 +221,12 @@ async fn new_schema(url: &str) -> String {
     );
     admin(url, &format!("CREATE SCHEMA \"{name}\"")).await;
     INSTANCE
-        .try_with(|i| i.schemas.lock().unwrap_or_else(|p| p.into_inner()).push(name.clone()))
+        .try_with(|i| {
+            i.schemas
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(name.clone())
+        })
         .expect("a PostgreSQL database is made inside `backend_test!`");
     name
 }

@@ -3,7 +3,6 @@
 //! the issue; each passes only with the fix (see docs/src/relationships.md, "Who is a row's
 //! parent").
 
-
 use orm_core::prelude::*;
 use orm_core::Value;
 use orm_tests::models::{Address, User};

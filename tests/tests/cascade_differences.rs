@@ -3,7 +3,6 @@
 //! tested in seeds.rs with a pooled file database; D11 previews are also asserted in seeds.rs and
 //! cascade_o2m.rs).
 
-
 use orm_core::prelude::*;
 use orm_tests::fixtures::new_objects;
 

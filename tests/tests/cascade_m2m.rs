@@ -1,7 +1,6 @@
 //! docs/dev/semantics.md §4: many-to-many through an association model, including `delete` on a
 //! many-to-many (the related objects are deleted too).
 
-
 use orm_core::prelude::*;
 use orm_tests::fixtures::new_objects;
 

@@ -1,7 +1,6 @@
 //! docs/dev/semantics.md §3: deleting a child of a many-to-one (the foreign key is on this side), with
 //! `delete` on the many-to-one (allowed with `single_parent = true`, D1) and with `delete-orphan`.
 
-
 use orm_core::prelude::*;
 use orm_tests::fixtures::new_objects;
 

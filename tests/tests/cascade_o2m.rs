@@ -1,6 +1,5 @@
 //! docs/dev/semantics.md §2: deleting a parent of a one-to-many (the foreign key is on the children).
 
-
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
 use orm_tests::fixtures::new_objects;

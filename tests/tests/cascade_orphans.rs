@@ -3,7 +3,6 @@
 //! "A NULL inside a collection is an error at flush" cannot be expressed with this API: a
 //! collection holds handles or new objects, never a NULL.
 
-
 use orm_core::prelude::*;
 
 #[derive(Model, Debug)]

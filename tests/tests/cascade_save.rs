@@ -1,7 +1,6 @@
 //! docs/dev/semantics.md §6 (saving), §7 (order of statements, mutual foreign keys, one transaction), §8
 //! (session state around flush, commit and rollback), and the non-delete tokens of §1.
 
-
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
 use orm_tests::fixtures::new_objects;

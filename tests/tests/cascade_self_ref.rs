@@ -2,9 +2,8 @@
 //! (The fixtures of the delete tests are written with raw SQL, so that they do not depend on the
 //! ORM's inserts of self-referential rows, tested by `nested_tree_is_inserted_parent_first`.)
 
-
-use orm_tests::harness::Fresh;
 use orm_core::prelude::*;
+use orm_tests::harness::Fresh;
 
 /// A tree whose children are owned (`all, delete-orphan`); no ON DELETE rule, so the ORM does
 /// the work.

@@ -2,9 +2,9 @@
 //! deleted or detached object, each kind of constraint violation, a closed pool, a malformed URL,
 //! a missing table, and a row that does not fit its model. After each, the session stays usable.
 
-use orm_tests::harness::Backend;
 use orm_core::prelude::*;
 use orm_core::ConstraintKind;
+use orm_tests::harness::Backend;
 use orm_tests::models::{Address, User};
 
 /// A unique column.

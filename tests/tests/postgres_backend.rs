@@ -78,7 +78,10 @@ async fn a_serialization_failure_is_a_retryable_conflict() {
         );
         assert!(err.is_retryable());
         assert_eq!(err.db_code(), Some("40001"));
-        assert!(err.to_string().contains("run the transaction again"), "{err}");
+        assert!(
+            err.to_string().contains("run the transaction again"),
+            "{err}"
+        );
     })
     .await;
 }
@@ -92,9 +95,12 @@ async fn a_deadlock_is_a_retryable_conflict() {
         let mut first = begin(&t, "READ COMMITTED").await;
         let mut second = begin(&t, "READ COMMITTED").await;
         for (tx, id) in [(&mut first, 1), (&mut second, 2)] {
-            tx.execute(&format!("UPDATE counters SET n = 1 WHERE id = {id}"), Vec::new())
-                .await
-                .expect("lock own row");
+            tx.execute(
+                &format!("UPDATE counters SET n = 1 WHERE id = {id}"),
+                Vec::new(),
+            )
+            .await
+            .expect("lock own row");
         }
         let crossing = tokio::spawn(async move {
             let result = first

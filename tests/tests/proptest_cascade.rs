@@ -13,8 +13,8 @@
 //! `Detached` and has no row.
 
 use orm_core::prelude::*;
-use orm_tests::harness::Backend;
 use orm_core::Value;
+use orm_tests::harness::Backend;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -12,7 +12,6 @@
 //! compile error (D1); its trybuild case is `tests/ui/relationship/delete_on_belongs_to.rs`, owned
 //! by the compile-fail suite. Here the same models are written the ways that compile.
 
-
 use orm_core::prelude::*;
 use orm_core::{ConstraintKind, ObjectState};
 use orm_tests::fixtures::new_objects;
@@ -705,7 +704,8 @@ orm_tests::backend_test! {
 #[tokio::test]
 async fn qa_sqlite_foreign_keys_on_for_every_pooled_connection() {
     const CONNECTIONS: usize = 4;
-    let t = orm_tests::harness::pooled(&[DbRoom::META, DbFurniture::META], CONNECTIONS as u32).await;
+    let t =
+        orm_tests::harness::pooled(&[DbRoom::META, DbFurniture::META], CONNECTIONS as u32).await;
     let mut held = Vec::new();
     for _ in 0..CONNECTIONS {
         held.push(t.raw.begin().await.expect("a pooled connection"));

@@ -3,8 +3,8 @@
 //! session usable, batched inserts, `Send` sessions in `tokio::spawn`, and file databases.
 
 use orm_core::prelude::*;
-use orm_tests::harness::Backend;
 use orm_core::ConstraintKind;
+use orm_tests::harness::Backend;
 use orm_tests::models::{Address, User};
 use std::marker::PhantomData;
 

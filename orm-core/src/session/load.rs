@@ -89,9 +89,7 @@ impl Session {
         self.recover_lost_transaction();
         self.db.ensure_valid(meta)?;
         let statement = sql::select(self.db.dialect(), meta, filter, window);
-        self.fetch_in_tx(statement,
-                Context::new(Action::Select, meta.table),
-            )
+        self.fetch_in_tx(statement, Context::new(Action::Select, meta.table))
             .await
     }
 
@@ -163,9 +161,8 @@ impl Session {
                 let value = self.arena.entry(id).obj.column_value(owner.parent_column);
                 let statement =
                     sql::select_through(self.db.dialect(), target, target_link, owner, value);
-                let rows = self.fetch_in_tx(statement,
-                        Context::new(Action::Select, target.table),
-                    )
+                let rows = self
+                    .fetch_in_tx(statement, Context::new(Action::Select, target.table))
                     .await?;
                 self.merge_rows(target, rows, build)?
             }

@@ -200,9 +200,7 @@ impl Session {
     ) -> Result<Vec<Vec<Value>>> {
         let statement =
             sql::select_columns(self.db.dialect(), meta, meta.primary_key, filter, window);
-        self.fetch_in_tx(statement,
-                Context::new(Action::Select, meta.table),
-            )
+        self.fetch_in_tx(statement, Context::new(Action::Select, meta.table))
             .await
     }
 }

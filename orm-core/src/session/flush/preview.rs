@@ -57,14 +57,12 @@ impl Session {
                 // Reading the related keys is part of the preview too: later counts need them.
                 let statement = rowset::select(dialect, set, *column);
                 let ctx = Context::new(Action::Select, set.model().table);
-                captures[*slot] =
-                    distinct_keys(self.fetch_in_tx(statement, ctx).await?);
+                captures[*slot] = distinct_keys(self.fetch_in_tx(statement, ctx).await?);
                 continue;
             }
             if let Some((action, set, text, count)) = describe::set_step(dialect, step) {
-                let rows = self.fetch_in_tx(count,
-                        Context::new(Action::Select, set.model().table),
-                    )
+                let rows = self
+                    .fetch_in_tx(count, Context::new(Action::Select, set.model().table))
                     .await?;
                 let rows = u64::try_from(count_of(&rows)).unwrap_or(0);
                 if let Step::Guard { refusal, .. } = step {

@@ -118,3 +118,32 @@ async fn failure_of(backend: &orm_sqlite::SqliteBackend, sql: &str) -> FailureKi
         Err(err) => err.kind,
     }
 }
+
+/// A writer that waits past the busy timeout for another connection's write lock fails with a
+/// retryable conflict (`SQLITE_BUSY`), with SQLite's code kept.
+#[tokio::test]
+async fn a_lock_held_past_the_busy_timeout_is_a_retryable_conflict() {
+    let options = orm_sqlite::SqliteOptions::default()
+        .max_connections(2)
+        .busy_timeout(std::time::Duration::from_millis(50));
+    let db = file_db(options).await;
+    run(&db.backend, "CREATE TABLE t (id INTEGER PRIMARY KEY)").await;
+    let mut holder = db.backend.begin().await.expect("begin");
+    holder
+        .execute("INSERT INTO t (id) VALUES (1)", Vec::new())
+        .await
+        .expect("takes the write lock");
+    let failure = db
+        .backend
+        .execute("INSERT INTO t (id) VALUES (2)", Vec::new())
+        .await
+        .expect_err("the lock is held");
+    assert_eq!(
+        failure.kind,
+        FailureKind::Conflict(orm_core::ConflictKind::Busy)
+    );
+    assert_eq!(failure.details.code.as_deref(), Some("5"), "SQLITE_BUSY");
+    let err = failure.into_error("inserting into `t`".to_owned(), "t");
+    assert!(err.is_retryable(), "{err}");
+    holder.rollback().await.expect("rollback");
+}

@@ -76,7 +76,9 @@ const EMAILS: [&str; 2] = ["jack@google.com", "j25@yahoo.com"];
 async fn part_one() -> orm_core::Result<()> {
     use without_cascade::{Address, User};
     println!("== without a cascade on User.addresses ==");
-    let db = orm_sqlite::connect("sqlite::memory:").await?;
+    let db = orm_tests::connect_from_env().await?;
+    // Start from empty tables: a PostgreSQL database keeps them between runs.
+    db.drop_all(&[User::META, Address::META]).await?;
     db.create_all(&[User::META, Address::META]).await?;
     let mut session = db.session();
     session.add(User {
@@ -142,7 +144,9 @@ async fn part_one() -> orm_core::Result<()> {
 async fn part_two() -> orm_core::Result<()> {
     use with_cascade::{Address, User};
     println!("== with cascade = \"all, delete, delete-orphan\" on User.addresses ==");
-    let db = orm_sqlite::connect("sqlite::memory:").await?;
+    let db = orm_tests::connect_from_env().await?;
+    // Start from empty tables: a PostgreSQL database keeps them between runs.
+    db.drop_all(&[User::META, Address::META]).await?;
     db.create_all(&[User::META, Address::META]).await?;
     let mut session = db.session();
     let jack = session.add(User {

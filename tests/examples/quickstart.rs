@@ -1,8 +1,10 @@
-//! The main example: models, insert, query, update, delete and commit on embedded SQLite.
+//! The main example: models, insert, query, update, delete and commit, on embedded SQLite by
+//! default or on the database `DATABASE_URL` names.
 //!
 //! ```text
 //! cargo run -p orm-tests --example quickstart
 //! RUST_LOG=orm::sql=debug cargo run -p orm-tests --example quickstart   # also show the SQL
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run -p orm-tests --example quickstart
 //! ```
 
 use orm_core::prelude::*;
@@ -55,8 +57,11 @@ async fn main() -> orm_core::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    // Connect (foreign keys are switched on for every SQLite connection) and create the tables.
-    let db = orm_sqlite::connect("sqlite::memory:").await?;
+    // Connect to DATABASE_URL (default: SQLite in memory, with foreign keys switched on for
+    // every connection) and create the tables.
+    let db = orm_tests::connect_from_env().await?;
+    // Start from empty tables: a PostgreSQL database keeps them between runs.
+    db.drop_all(&[User::META, Address::META]).await?;
     db.create_all(&[User::META, Address::META]).await?;
     println!("created tables `users` and `addresses`");
 

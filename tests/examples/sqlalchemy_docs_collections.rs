@@ -65,7 +65,9 @@ async fn main() -> orm_core::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let db = orm_sqlite::connect("sqlite::memory:").await?;
+    let db = orm_tests::connect_from_env().await?;
+    // Start from empty tables: a PostgreSQL database keeps them between runs.
+    db.drop_all(&[User::META, Address::META, Preference::META]).await?;
     db.create_all(&[User::META, Address::META, Preference::META])
         .await?;
     let mut session = db.session();

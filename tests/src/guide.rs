@@ -17,6 +17,9 @@ pub mod session {}
 #[doc = include_str!("../../docs/src/relationships.md")]
 pub mod relationships {}
 
+#[doc = include_str!("../../docs/src/backends.md")]
+pub mod backends {}
+
 #[doc = include_str!("../../docs/dev/architecture.md")]
 pub mod architecture {}
 

@@ -41,7 +41,7 @@ impl ExecOutcome {
     }
 }
 
-/// The kind of a driver failure, so that the session can build a precise [`Error`](crate::Error).
+/// The kind of a driver failure, so that the session can build a precise [`Error`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailureKind {
@@ -73,7 +73,7 @@ pub struct DbFailure {
     pub message: String,
     /// The database's code, constraint, table and column.
     pub details: Box<DbDetails>,
-    /// The driver's error, which becomes the [`Error`](crate::Error)'s `source()`.
+    /// The driver's error, which becomes the [`Error`]'s `source()`.
     pub source: Option<DriverError>,
 }
 

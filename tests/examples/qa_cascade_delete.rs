@@ -230,24 +230,17 @@ async fn main() -> orm_core::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let db = orm_tests::connect_from_env().await?;
+    let models = [
+        Parent::META,
+        Child::META,
+        DbParent::META,
+        DbChild::META,
+        Room::META,
+        Furniture::META,
+    ];
     // Start from empty tables: a PostgreSQL database keeps them between runs.
-    db.drop_all(&[
-        Parent::META,
-        Child::META,
-        DbParent::META,
-        DbChild::META,
-        Room::META,
-        Furniture::META,
-    ]).await?;
-    db.create_all(&[
-        Parent::META,
-        Child::META,
-        DbParent::META,
-        DbChild::META,
-        Room::META,
-        Furniture::META,
-    ])
-    .await?;
+    db.drop_all(&models).await?;
+    db.create_all(&models).await?;
     orm_cascade(&db).await?;
     database_cascade(&db).await?;
     bulk_delete(&db).await

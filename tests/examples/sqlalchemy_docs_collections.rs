@@ -67,7 +67,8 @@ async fn main() -> orm_core::Result<()> {
         .init();
     let db = orm_tests::connect_from_env().await?;
     // Start from empty tables: a PostgreSQL database keeps them between runs.
-    db.drop_all(&[User::META, Address::META, Preference::META]).await?;
+    db.drop_all(&[User::META, Address::META, Preference::META])
+        .await?;
     db.create_all(&[User::META, Address::META, Preference::META])
         .await?;
     let mut session = db.session();

@@ -409,3 +409,38 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+orm_tests::backend_test! {
+    /// Tables that reference each other are created (the later foreign key added once both
+    /// exist, where the database needs that), dropped, and created again, each call in one
+    /// transaction; the foreign keys are enforced both ways.
+    #[tokio::test]
+    async fn tables_that_reference_each_other_are_created_and_dropped_again() -> Result<()> {
+        let models = [Department::META, Employee::META];
+        let t = orm_tests::harness::fresh(&models).await;
+        t.db.create_all(&models).await?; // again: nothing to do, no error
+        t.db.drop_all(&models).await?;
+        t.db.create_all(&models).await?;
+        t.exec("INSERT INTO departments (id) VALUES (1)").await;
+        t.exec("INSERT INTO employees (id, department_id) VALUES (1, 1)")
+            .await;
+        for dangling in [
+            "UPDATE departments SET manager_id = 99",
+            "UPDATE employees SET department_id = 99",
+        ] {
+            let err = t
+                .db
+                .execute_raw(dangling, &[])
+                .await
+                .expect_err("no row 99");
+            assert!(err.is_foreign_key_violation(), "{dangling}: {err:?}");
+        }
+        t.db.drop_all(&models).await?;
+        let mut s = t.db.session();
+        assert!(matches!(
+            s.query::<Employee>().count().await,
+            Err(Error::MissingTable { .. })
+        ));
+        Ok(())
+    }
+}

@@ -119,3 +119,36 @@ fn an_empty_in_list_matches_nothing() {
     );
     assert_eq!(statement.sql, r#"SELECT COUNT(*) FROM "items" WHERE 1 = 0"#);
 }
+
+#[test]
+fn a_multi_row_update_types_its_values_where_parameters_are_typed_by_context() {
+    let rows = vec![
+        (Value::Integer(1), vec![Value::Null, Value::Integer(7)]),
+        (Value::Integer(2), vec![text("b"), Value::Null]),
+    ];
+    assert_eq!(
+        update_many(&SQLITE, &ITEM, &[1, 2], &rows).sql,
+        r#"UPDATE "items" SET "label" = "orm_v"."column2", "owner_id" = "orm_v"."column3" FROM (VALUES (?, ?, ?), (?, ?, ?)) AS "orm_v" WHERE "items"."id" = "orm_v"."column1""#
+    );
+    // A NULL alone in a VALUES column would be typed as text; the first row's casts type
+    // the whole list.
+    assert_eq!(
+        update_many(&POSTGRES, &ITEM, &[1, 2], &rows).sql,
+        r#"UPDATE "items" SET "label" = "orm_v"."column2", "owner_id" = "orm_v"."column3" FROM (VALUES (CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS BIGINT)), ($4, $5, $6)) AS "orm_v" WHERE "items"."id" = "orm_v"."column1""#
+    );
+}
+
+#[test]
+fn a_foreign_key_into_a_later_table_is_added_and_dropped_by_name() {
+    let fk = &ITEM.foreign_keys[0];
+    let inline = create_table(&POSTGRES, &ITEM, |_| false).sql;
+    assert!(!inline.contains("FOREIGN KEY"), "{inline}");
+    assert_eq!(
+        add_foreign_key(&POSTGRES, &ITEM, fk).sql,
+        r#"ALTER TABLE "items" DROP CONSTRAINT IF EXISTS "fk_items_owner_id", ADD CONSTRAINT "fk_items_owner_id" FOREIGN KEY ("owner_id") REFERENCES "owners" ("id") ON DELETE CASCADE"#
+    );
+    assert_eq!(
+        drop_foreign_key(&POSTGRES, &ITEM, fk).sql,
+        r#"ALTER TABLE IF EXISTS "items" DROP CONSTRAINT IF EXISTS "fk_items_owner_id""#
+    );
+}

@@ -1,21 +1,26 @@
 //! The cascade benchmark (issue 4): each workload through the ORM and through hand-written sqlx
-//! (the floor), side by side, on fresh SQLite file databases.
+//! (the floor), side by side, on fresh databases: SQLite files (the default) or PostgreSQL
+//! schemas (`--backend postgres`).
 //!
 //! ```text
 //! cargo bench -p orm-tests --bench cascade                        # shapes M and L, every op
 //! cargo bench -p orm-tests --bench cascade -- --shape S --op load  # one shape, one op
 //! cargo bench -p orm-tests --bench cascade -- --json               # one JSON object per line
+//! ORM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!     cargo bench -p orm-tests --bench cascade -- --backend postgres
 //! ```
 //!
-//! Flags (after `--`): `--shape S|M|L` and `--op NAME` (repeatable or comma-separated),
-//! `--json`, `--runs N` (timed runs per side, default 5). Ops: `insert`, `delete-cascade`,
-//! `delete-orphan`, `load`, `update`, `tree-delete`. `tree-delete` does not depend on the shape:
-//! it runs once, reported with shape `tree` (depth 8, fan-out 4: 87,381 nodes).
+//! Flags (after `--`): `--backend sqlite|postgres` (default `sqlite`; both may be named,
+//! repeated or comma-separated, and run one after the other), `--shape S|M|L` and `--op NAME`
+//! (repeatable or comma-separated), `--json`, `--runs N` (timed runs per side, default 5). Ops:
+//! `insert`, `delete-cascade`, `delete-orphan`, `load`, `update`, `tree-delete`. `tree-delete`
+//! does not depend on the shape: it runs once, reported with shape `tree` (depth 8, fan-out 4:
+//! 87,381 nodes). Each JSON line names its `backend`; the text output names it above its table.
 //!
 //! How a measurement is taken:
-//! - every run (warm-up or timed, ORM or floor) gets a NEW temp database file: schema through
+//! - every run (warm-up or timed, ORM or floor) gets a NEW database (below): schema through
 //!   `Database::create_all` (FK columns indexed), the rows the op needs inserted by the floor's
-//!   fast insert, a WAL checkpoint, then a new connection for the side being measured (so page
+//!   fast insert, the database settled, then a new connection for the side being measured (so
 //!   caches start equally cold); setup is not timed;
 //! - one warm-up and `--runs` timed runs per side, alternating ORM and floor; medians reported;
 //! - statements: the delta of `Database::statements_executed()` for the ORM (BEGIN and COMMIT
@@ -24,25 +29,52 @@
 //!   for the current and peak byte counts; the workspace forbids `unsafe`, so the bench cannot
 //!   implement `GlobalAlloc` itself). The peak is reset just before the op, and the reported
 //!   number is the peak minus the bytes live at that moment. SQLite's own C allocations (page
-//!   cache) are not seen by it, for either side;
+//!   cache) are not seen by it, for either side; the PostgreSQL driver's buffers are Rust
+//!   allocations and are counted, for both sides (the server's memory is not);
 //! - after every run the database is checked (row counts, links, the op's effect): a wrong
 //!   result fails the benchmark with a message and a non-zero exit code.
 //!
+//! SQLite (`--backend sqlite`): a temporary file per run (WAL, synchronous=NORMAL, foreign keys
+//! on), settled with `PRAGMA wal_checkpoint(TRUNCATE)`. The floor is one `SqliteConnection`:
+//! multi-row `INSERT ... VALUES` with keys from `last_insert_rowid()`, key lists as IN-lists in
+//! chunks under the 32,766-parameter limit, `UPDATE ... FROM (VALUES ...)`, one recursive CTE
+//! for the tree.
+//!
+//! PostgreSQL (`--backend postgres`): the database `ORM_TEST_POSTGRES_URL` points to (for
+//! example `postgres://postgres@127.0.0.1:5432/test`; without it the bench refuses to start).
+//! Every run gets a schema of its own, `orm_bench_<unix seconds>_<pid>_<n>`, that both sides
+//! reach through `search_path` (the ORM through `orm_postgres::connect_with` and
+//! `PgOptions::default().search_path(..)`, the floor on one `PgConnection` with the
+//! `search_path` startup option) and that is dropped (`DROP SCHEMA ... CASCADE`) after the run
+//! and its checks; such schemas older than an hour, left by a killed run, are dropped at start.
+//! Settling is `VACUUM (ANALYZE)` of the tables and a `CHECKPOINT` (when the role may), so that
+//! hint bits, planner statistics, autovacuum and the setup's dirty buffers fall on neither side.
+//! The floor binds every list as one array parameter: each table's rows are inserted by one
+//! `INSERT ... SELECT * FROM UNNEST($1::bigint[], $2::text[]) RETURNING id` (keys come back in
+//! row order), deletes and loads select by `parent_id = ANY($1)` with a `bigint[]`, the update
+//! is one `UPDATE child ... FROM UNNEST($1::bigint[], $2::text[])`, and tree-delete the same one
+//! recursive CTE as on SQLite.
+//!
 //! Run without `--bench` (as `cargo test --benches` does), it is a quick smoke test: shape S,
-//! no warm-up, one run per side, a small tree.
+//! no warm-up, one run per side, a small tree; on SQLite, then on PostgreSQL if
+//! `ORM_TEST_POSTGRES_URL` is set (if not, a note on stderr says PostgreSQL was skipped).
 
 use orm_core::prelude::*;
+use orm_tests::harness::{postgres_url, POSTGRES_URL_VAR};
 use peak_alloc::PeakAlloc;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row as _, Sqlite};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor as _, Postgres, Row, Sqlite};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::str::FromStr as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[global_allocator]
 static HEAP: PeakAlloc = PeakAlloc;
@@ -50,6 +82,7 @@ static HEAP: PeakAlloc = PeakAlloc;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = std::result::Result<T, BoxError>;
 type Q<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
+type PgQ<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 const MAX_PARAMS: usize = 32_766;
@@ -111,7 +144,7 @@ pub struct Node {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shapes, ops, options
+// Shapes, ops, backends, options
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Shape {
@@ -200,8 +233,29 @@ impl Side {
     }
 }
 
+/// The database server a benchmark runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Backend {
+    /// A SQLite file per run.
+    Sqlite,
+    /// A schema per run in the PostgreSQL database at `url`.
+    Postgres { url: String },
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Options {
+    backends: Vec<Backend>,
+    /// The smoke test left PostgreSQL out: `ORM_TEST_POSTGRES_URL` is not set.
+    postgres_skipped: bool,
     shapes: Vec<Shape>,
     ops: Vec<Op>,
     json: bool,
@@ -216,6 +270,7 @@ const TREE_FANOUT: usize = 4;
 fn parse_args() -> Result<Options, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bench_mode = args.iter().any(|a| a == "--bench");
+    let mut backends: Vec<&'static str> = Vec::new();
     let mut shapes = Vec::new();
     let mut ops = Vec::new();
     let mut json = false;
@@ -242,6 +297,19 @@ fn parse_args() -> Result<Options, String> {
             "--json" => {
                 json = true;
                 any_flag = true;
+            }
+            // Not a change of the workload: the smoke test stays quick on either backend.
+            "--backend" => {
+                for name in value(&mut i)?.split(',') {
+                    let backend = match name.trim().to_ascii_lowercase().as_str() {
+                        "sqlite" => "sqlite",
+                        "postgres" | "postgresql" => "postgres",
+                        _ => return Err(format!("unknown backend `{name}` (sqlite or postgres)")),
+                    };
+                    if !backends.contains(&backend) {
+                        backends.push(backend);
+                    }
+                }
             }
             "--shape" => {
                 any_flag = true;
@@ -284,13 +352,43 @@ fn parse_args() -> Result<Options, String> {
             _ if !bench_mode => {}
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; flags: --shape S|M|L, --op NAME, --json, --runs N"
+                    "unknown argument `{other}`; flags: --backend sqlite|postgres, \
+                     --shape S|M|L, --op NAME, --json, --runs N"
                 ))
             }
         }
         i += 1;
     }
     let quick = !bench_mode && !any_flag;
+    let url = postgres_url();
+    let mut postgres_skipped = false;
+    if backends.is_empty() {
+        backends.push("sqlite");
+        // The smoke test covers PostgreSQL whenever a server is configured.
+        if !bench_mode {
+            if url.is_some() {
+                backends.push("postgres");
+            } else {
+                postgres_skipped = true;
+            }
+        }
+    }
+    let backends = backends
+        .into_iter()
+        .map(|name| match name {
+            "postgres" => url
+                .clone()
+                .map(|url| Backend::Postgres { url })
+                .ok_or_else(|| {
+                    format!(
+                        "--backend postgres needs the database in the environment variable \
+                         {POSTGRES_URL_VAR}; set it, e.g. \
+                         {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/test"
+                    )
+                }),
+            _ => Ok(Backend::Sqlite),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if shapes.is_empty() {
         shapes = if quick {
             vec![SHAPES[0]]
@@ -302,6 +400,8 @@ fn parse_args() -> Result<Options, String> {
         ops = OPS.to_vec();
     }
     Ok(Options {
+        backends,
+        postgres_skipped,
         shapes,
         ops,
         json,
@@ -369,19 +469,87 @@ fn build_rows(shape: Shape) -> Vec<PRow> {
         .collect()
 }
 
-/// A table the floor inserts into with multi-row `INSERT ... VALUES`.
-trait InsertRow {
+/// The rows of a query, decoded the same way on either backend.
+trait FromRow: Sized {
+    fn from_row<R: Row>(row: R) -> Result<Self, sqlx::Error>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>;
+}
+
+impl FromRow for PRow {
+    /// `id, name`
+    fn from_row<R: Row>(row: R) -> Result<Self, sqlx::Error>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(PRow {
+            id: row.try_get(0)?,
+            name: row.try_get(1)?,
+            children: Vec::new(),
+        })
+    }
+}
+
+impl FromRow for CRow {
+    /// `id, parent_id, name`
+    fn from_row<R: Row>(row: R) -> Result<Self, sqlx::Error>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(CRow {
+            id: row.try_get(0)?,
+            parent_id: row.try_get(1)?,
+            name: row.try_get(2)?,
+            grandchildren: Vec::new(),
+        })
+    }
+}
+
+impl FromRow for GRow {
+    /// `id, child_id, payload`
+    fn from_row<R: Row>(row: R) -> Result<Self, sqlx::Error>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(GRow {
+            id: row.try_get(0)?,
+            child_id: row.try_get(1)?,
+            payload: row.try_get(2)?,
+        })
+    }
+}
+
+/// A table the floor inserts into: with multi-row `INSERT ... VALUES` on SQLite, with one
+/// `INSERT ... SELECT * FROM UNNEST(...)` of column arrays on PostgreSQL.
+trait InsertRow: Sized {
     const TABLE: &'static str;
     const COLUMNS: &'static [&'static str];
+    /// The whole table's rows in one statement, one array parameter per column.
+    const PG_INSERT: &'static str;
     fn bind<'q>(&self, q: Q<'q>) -> Q<'q>;
+    /// Binds the column arrays of `rows` to [`PG_INSERT`](Self::PG_INSERT).
+    fn bind_columns<'q>(rows: &[&mut Self], q: PgQ<'q>) -> PgQ<'q>;
     fn set_id(&mut self, id: i64);
 }
 
 impl InsertRow for PRow {
     const TABLE: &'static str = "parent";
     const COLUMNS: &'static [&'static str] = &["name"];
+    const PG_INSERT: &'static str =
+        "INSERT INTO parent (name) SELECT * FROM UNNEST($1::text[]) RETURNING id";
     fn bind<'q>(&self, q: Q<'q>) -> Q<'q> {
         q.bind(self.name.as_str())
+    }
+    fn bind_columns<'q>(rows: &[&mut Self], q: PgQ<'q>) -> PgQ<'q> {
+        q.bind(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
     }
     fn set_id(&mut self, id: i64) {
         self.id = Some(id);
@@ -390,8 +558,14 @@ impl InsertRow for PRow {
 impl InsertRow for CRow {
     const TABLE: &'static str = "child";
     const COLUMNS: &'static [&'static str] = &["parent_id", "name"];
+    const PG_INSERT: &'static str = "INSERT INTO child (parent_id, name) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[]) RETURNING id";
     fn bind<'q>(&self, q: Q<'q>) -> Q<'q> {
         q.bind(self.parent_id).bind(self.name.as_str())
+    }
+    fn bind_columns<'q>(rows: &[&mut Self], q: PgQ<'q>) -> PgQ<'q> {
+        q.bind(rows.iter().map(|r| r.parent_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
     }
     fn set_id(&mut self, id: i64) {
         self.id = Some(id);
@@ -400,8 +574,14 @@ impl InsertRow for CRow {
 impl InsertRow for GRow {
     const TABLE: &'static str = "grandchild";
     const COLUMNS: &'static [&'static str] = &["child_id", "payload"];
+    const PG_INSERT: &'static str = "INSERT INTO grandchild (child_id, payload) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[]) RETURNING id";
     fn bind<'q>(&self, q: Q<'q>) -> Q<'q> {
         q.bind(self.child_id).bind(self.payload.as_str())
+    }
+    fn bind_columns<'q>(rows: &[&mut Self], q: PgQ<'q>) -> PgQ<'q> {
+        q.bind(rows.iter().map(|r| r.child_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
     }
     fn set_id(&mut self, id: i64) {
         self.id = Some(id);
@@ -443,41 +623,477 @@ fn placeholders(n: usize) -> String {
     s
 }
 
-/// Inserts `rows` in chunks under the parameter limit; generated keys come from
-/// `last_insert_rowid()` (rowids of one multi-row insert are consecutive on a fresh table
-/// written by one connection).
-async fn insert_rows<R: InsertRow>(
+fn tree_size(depth: u32) -> usize {
+    (0..=depth).map(|d| TREE_FANOUT.pow(d)).sum()
+}
+
+/// Node `i > 1` of the tree (numbered breadth-first from 1) has parent `(i - 2) / 4 + 1`.
+fn tree_parent(i: usize) -> Option<i64> {
+    (i > 1).then(|| ((i - 2) / TREE_FANOUT + 1) as i64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The floors: what a careful person writes with sqlx, on each backend
+
+/// The statements of the floor, per backend; every op's frame around them (timing, heap,
+/// statement count, checks) is shared and generic over the sqlx database. Each method counts
+/// the statements it sends in `stmts`.
+trait Floor: sqlx::Database {
+    /// Inserts `rows` into their table; their generated keys reach the structs.
+    async fn insert_rows<R: InsertRow>(
+        conn: &mut Self::Connection,
+        cache: &mut SqlCache,
+        rows: &mut [&mut R],
+        stmts: &mut u64,
+    ) -> Res<()>;
+    /// The `tree-delete` fixture: the whole tree with explicit keys, in one transaction.
+    async fn insert_tree(conn: &mut Self::Connection, depth: u32) -> Res<()>;
+    /// Deletes the grandchildren, the children and the parents of `parent_keys`: one statement
+    /// per level (per chunk of keys where the backend needs chunks).
+    async fn delete_families(
+        conn: &mut Self::Connection,
+        parent_keys: &[i64],
+        stmts: &mut u64,
+    ) -> Res<()>;
+    /// The parent with key `id`.
+    async fn parent(conn: &mut Self::Connection, id: i64) -> Res<PRow>;
+    /// The children of one parent.
+    async fn children_of(conn: &mut Self::Connection, parent: Option<i64>) -> Res<Vec<CRow>>;
+    /// Deletes the grandchildren of the children `ids`, then those children.
+    async fn delete_children(conn: &mut Self::Connection, ids: &[i64], stmts: &mut u64) -> Res<()>;
+    /// Every parent.
+    async fn parents(conn: &mut Self::Connection) -> Res<Vec<PRow>>;
+    /// The children of the parents `keys`, appended to `out`.
+    async fn children_in(
+        conn: &mut Self::Connection,
+        keys: &[i64],
+        out: &mut Vec<CRow>,
+        stmts: &mut u64,
+    ) -> Res<()>;
+    /// The grandchildren of the children `keys`, appended to `out`.
+    async fn grandchildren_in(
+        conn: &mut Self::Connection,
+        keys: &[i64],
+        out: &mut Vec<GRow>,
+        stmts: &mut u64,
+    ) -> Res<()>;
+    /// Every child.
+    async fn children(conn: &mut Self::Connection) -> Res<Vec<CRow>>;
+    /// Writes the names of `children` (by key).
+    async fn rename_children(
+        conn: &mut Self::Connection,
+        children: &[CRow],
+        stmts: &mut u64,
+    ) -> Res<()>;
+    /// Deletes node `root` and its descendants in one statement.
+    async fn delete_subtree(conn: &mut Self::Connection, root: i64) -> Res<()>;
+}
+
+/// SQLite: IN-lists and multi-row VALUES, in chunks under the parameter limit.
+impl Floor for Sqlite {
+    /// Inserts `rows` in chunks under the parameter limit; generated keys come from
+    /// `last_insert_rowid()` (rowids of one multi-row insert are consecutive on a fresh table
+    /// written by one connection).
+    async fn insert_rows<R: InsertRow>(
+        conn: &mut SqliteConnection,
+        cache: &mut SqlCache,
+        rows: &mut [&mut R],
+        stmts: &mut u64,
+    ) -> Res<()> {
+        let per = MAX_PARAMS / R::COLUMNS.len();
+        for chunk in rows.chunks_mut(per) {
+            let sql = cache.insert(R::TABLE, R::COLUMNS, chunk.len());
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk.iter() {
+                q = row.bind(q);
+            }
+            *stmts += 1;
+            let last = q.execute(&mut *conn).await?.last_insert_rowid();
+            let first = last - chunk.len() as i64 + 1;
+            for (i, row) in chunk.iter_mut().enumerate() {
+                row.set_id(first + i as i64);
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_tree(conn: &mut SqliteConnection, depth: u32) -> Res<()> {
+        let n = tree_size(depth);
+        let mut cache = SqlCache::default();
+        let mut tx = conn.begin().await?;
+        let ids: Vec<usize> = (1..=n).collect();
+        for chunk in ids.chunks(MAX_PARAMS / 2) {
+            let sql = cache.insert("node", &["id", "parent_id"], chunk.len());
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &i in chunk {
+                q = q.bind(i as i64).bind(tree_parent(i));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `DELETE FROM grandchild WHERE child_id IN (SELECT id FROM child WHERE parent_id IN
+    /// (...))`, then the children, then the parents.
+    async fn delete_families(
+        conn: &mut SqliteConnection,
+        parent_keys: &[i64],
+        stmts: &mut u64,
+    ) -> Res<()> {
+        for chunk in parent_keys.chunks(MAX_PARAMS) {
+            let list = placeholders(chunk.len());
+            for sql in [
+                format!("DELETE FROM grandchild WHERE child_id IN (SELECT id FROM child WHERE parent_id IN ({list}))"),
+                format!("DELETE FROM child WHERE parent_id IN ({list})"),
+                format!("DELETE FROM parent WHERE id IN ({list})"),
+            ] {
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for k in chunk {
+                    q = q.bind(k);
+                }
+                q.execute(&mut *conn).await?;
+                *stmts += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn parent(conn: &mut SqliteConnection, id: i64) -> Res<PRow> {
+        Ok(sqlx::query("SELECT id, name FROM parent WHERE id = ?")
+            .bind(id)
+            .try_map(PRow::from_row::<SqliteRow>)
+            .fetch_one(&mut *conn)
+            .await?)
+    }
+
+    async fn children_of(conn: &mut SqliteConnection, parent: Option<i64>) -> Res<Vec<CRow>> {
+        Ok(
+            sqlx::query("SELECT id, parent_id, name FROM child WHERE parent_id = ?")
+                .bind(parent)
+                .try_map(CRow::from_row::<SqliteRow>)
+                .fetch_all(&mut *conn)
+                .await?,
+        )
+    }
+
+    async fn delete_children(conn: &mut SqliteConnection, ids: &[i64], stmts: &mut u64) -> Res<()> {
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let list = placeholders(chunk.len());
+            for sql in [
+                format!("DELETE FROM grandchild WHERE child_id IN ({list})"),
+                format!("DELETE FROM child WHERE id IN ({list})"),
+            ] {
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *conn).await?;
+                *stmts += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn parents(conn: &mut SqliteConnection) -> Res<Vec<PRow>> {
+        Ok(sqlx::query("SELECT id, name FROM parent")
+            .try_map(PRow::from_row::<SqliteRow>)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    async fn children_in(
+        conn: &mut SqliteConnection,
+        keys: &[i64],
+        out: &mut Vec<CRow>,
+        stmts: &mut u64,
+    ) -> Res<()> {
+        sqlite_select_in(
+            conn,
+            "SELECT id, parent_id, name FROM child WHERE parent_id IN",
+            keys,
+            out,
+            stmts,
+        )
+        .await
+    }
+
+    async fn grandchildren_in(
+        conn: &mut SqliteConnection,
+        keys: &[i64],
+        out: &mut Vec<GRow>,
+        stmts: &mut u64,
+    ) -> Res<()> {
+        sqlite_select_in(
+            conn,
+            "SELECT id, child_id, payload FROM grandchild WHERE child_id IN",
+            keys,
+            out,
+            stmts,
+        )
+        .await
+    }
+
+    async fn children(conn: &mut SqliteConnection) -> Res<Vec<CRow>> {
+        Ok(sqlx::query("SELECT id, parent_id, name FROM child")
+            .try_map(CRow::from_row::<SqliteRow>)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    /// `UPDATE child SET name = v.column2 FROM (VALUES (?, ?), ...) AS v WHERE child.id =
+    /// v.column1` per chunk.
+    async fn rename_children(
+        conn: &mut SqliteConnection,
+        children: &[CRow],
+        stmts: &mut u64,
+    ) -> Res<()> {
+        for chunk in children.chunks(MAX_PARAMS / 2) {
+            let mut sql = String::from("UPDATE child SET name = v.column2 FROM (VALUES ");
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
+            }
+            sql.push_str(") AS v WHERE child.id = v.column1");
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for c in chunk {
+                q = q.bind(c.id).bind(c.name.as_str());
+            }
+            q.execute(&mut *conn).await?;
+            *stmts += 1;
+        }
+        Ok(())
+    }
+
+    /// One recursive CTE (SQLite checks the self-referencing foreign key at the end of the
+    /// statement).
+    async fn delete_subtree(conn: &mut SqliteConnection, root: i64) -> Res<()> {
+        sqlx::query(
+            "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL \
+             SELECT node.id FROM node JOIN sub ON node.parent_id = sub.id) \
+             DELETE FROM node WHERE id IN (SELECT id FROM sub)",
+        )
+        .bind(root)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Selects rows of `sql_head (...)` for the keys, in chunks of the IN-list.
+async fn sqlite_select_in<T: FromRow + Send + Unpin + 'static>(
     conn: &mut SqliteConnection,
-    cache: &mut SqlCache,
-    rows: &mut [&mut R],
+    sql_head: &str,
+    keys: &[i64],
+    out: &mut Vec<T>,
     stmts: &mut u64,
 ) -> Res<()> {
-    let per = MAX_PARAMS / R::COLUMNS.len();
-    for chunk in rows.chunks_mut(per) {
-        let sql = cache.insert(R::TABLE, R::COLUMNS, chunk.len());
+    for chunk in keys.chunks(MAX_PARAMS) {
+        let sql = format!("{sql_head} ({})", placeholders(chunk.len()));
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for row in chunk.iter() {
-            q = row.bind(q);
+        for k in chunk {
+            q = q.bind(k);
         }
+        out.extend(
+            q.try_map(T::from_row::<SqliteRow>)
+                .fetch_all(&mut *conn)
+                .await?,
+        );
         *stmts += 1;
-        let last = q.execute(&mut *conn).await?.last_insert_rowid();
-        let first = last - chunk.len() as i64 + 1;
-        for (i, row) in chunk.iter_mut().enumerate() {
-            row.set_id(first + i as i64);
-        }
     }
     Ok(())
 }
 
+/// PostgreSQL: every list is one array parameter, so every step is one statement whatever the
+/// number of rows.
+impl Floor for Postgres {
+    /// `INSERT ... SELECT * FROM UNNEST($1::bigint[], $2::text[]) RETURNING id`: the keys come
+    /// back in the order of the arrays.
+    async fn insert_rows<R: InsertRow>(
+        conn: &mut PgConnection,
+        _cache: &mut SqlCache,
+        rows: &mut [&mut R],
+        stmts: &mut u64,
+    ) -> Res<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = R::bind_columns(rows, sqlx::query(R::PG_INSERT))
+            .try_map(|row: PgRow| row.try_get(0))
+            .fetch_all(&mut *conn)
+            .await?;
+        *stmts += 1;
+        ensure(ids.len() == rows.len(), || {
+            format!(
+                "inserting {} rows into {} returned {} keys",
+                rows.len(),
+                R::TABLE,
+                ids.len()
+            )
+        })?;
+        for (row, id) in rows.iter_mut().zip(ids) {
+            row.set_id(id);
+        }
+        Ok(())
+    }
+
+    async fn insert_tree(conn: &mut PgConnection, depth: u32) -> Res<()> {
+        let n = tree_size(depth);
+        let ids: Vec<i64> = (1..=n as i64).collect();
+        let parents: Vec<Option<i64>> = (1..=n).map(tree_parent).collect();
+        let mut tx = conn.begin().await?;
+        sqlx::query(
+            "INSERT INTO node (id, parent_id) SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+        )
+        .bind(ids)
+        .bind(parents)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_families(
+        conn: &mut PgConnection,
+        parent_keys: &[i64],
+        stmts: &mut u64,
+    ) -> Res<()> {
+        for sql in [
+            "DELETE FROM grandchild WHERE child_id IN \
+             (SELECT id FROM child WHERE parent_id = ANY($1))",
+            "DELETE FROM child WHERE parent_id = ANY($1)",
+            "DELETE FROM parent WHERE id = ANY($1)",
+        ] {
+            sqlx::query(sql)
+                .bind(parent_keys)
+                .execute(&mut *conn)
+                .await?;
+            *stmts += 1;
+        }
+        Ok(())
+    }
+
+    async fn parent(conn: &mut PgConnection, id: i64) -> Res<PRow> {
+        Ok(sqlx::query("SELECT id, name FROM parent WHERE id = $1")
+            .bind(id)
+            .try_map(PRow::from_row::<PgRow>)
+            .fetch_one(&mut *conn)
+            .await?)
+    }
+
+    async fn children_of(conn: &mut PgConnection, parent: Option<i64>) -> Res<Vec<CRow>> {
+        Ok(
+            sqlx::query("SELECT id, parent_id, name FROM child WHERE parent_id = $1")
+                .bind(parent)
+                .try_map(CRow::from_row::<PgRow>)
+                .fetch_all(&mut *conn)
+                .await?,
+        )
+    }
+
+    async fn delete_children(conn: &mut PgConnection, ids: &[i64], stmts: &mut u64) -> Res<()> {
+        for sql in [
+            "DELETE FROM grandchild WHERE child_id = ANY($1)",
+            "DELETE FROM child WHERE id = ANY($1)",
+        ] {
+            sqlx::query(sql).bind(ids).execute(&mut *conn).await?;
+            *stmts += 1;
+        }
+        Ok(())
+    }
+
+    async fn parents(conn: &mut PgConnection) -> Res<Vec<PRow>> {
+        Ok(sqlx::query("SELECT id, name FROM parent")
+            .try_map(PRow::from_row::<PgRow>)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    async fn children_in(
+        conn: &mut PgConnection,
+        keys: &[i64],
+        out: &mut Vec<CRow>,
+        stmts: &mut u64,
+    ) -> Res<()> {
+        out.extend(
+            sqlx::query("SELECT id, parent_id, name FROM child WHERE parent_id = ANY($1)")
+                .bind(keys)
+                .try_map(CRow::from_row::<PgRow>)
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+        *stmts += 1;
+        Ok(())
+    }
+
+    async fn grandchildren_in(
+        conn: &mut PgConnection,
+        keys: &[i64],
+        out: &mut Vec<GRow>,
+        stmts: &mut u64,
+    ) -> Res<()> {
+        out.extend(
+            sqlx::query("SELECT id, child_id, payload FROM grandchild WHERE child_id = ANY($1)")
+                .bind(keys)
+                .try_map(GRow::from_row::<PgRow>)
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+        *stmts += 1;
+        Ok(())
+    }
+
+    async fn children(conn: &mut PgConnection) -> Res<Vec<CRow>> {
+        Ok(sqlx::query("SELECT id, parent_id, name FROM child")
+            .try_map(CRow::from_row::<PgRow>)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    /// One `UPDATE child SET name = v.name FROM UNNEST($1::bigint[], $2::text[]) AS v(id, name)
+    /// WHERE child.id = v.id`.
+    async fn rename_children(
+        conn: &mut PgConnection,
+        children: &[CRow],
+        stmts: &mut u64,
+    ) -> Res<()> {
+        let ids: Vec<Option<i64>> = children.iter().map(|c| c.id).collect();
+        let names: Vec<&str> = children.iter().map(|c| c.name.as_str()).collect();
+        sqlx::query(
+            "UPDATE child SET name = v.name FROM UNNEST($1::bigint[], $2::text[]) AS v(id, name) \
+             WHERE child.id = v.id",
+        )
+        .bind(ids)
+        .bind(names)
+        .execute(&mut *conn)
+        .await?;
+        *stmts += 1;
+        Ok(())
+    }
+
+    /// One recursive CTE (PostgreSQL checks the self-referencing foreign key, `NO ACTION`, at
+    /// the end of the statement).
+    async fn delete_subtree(conn: &mut PgConnection, root: i64) -> Res<()> {
+        sqlx::query(
+            "WITH RECURSIVE sub(id) AS (SELECT $1::bigint UNION ALL \
+             SELECT node.id FROM node JOIN sub ON node.parent_id = sub.id) \
+             DELETE FROM node WHERE id IN (SELECT id FROM sub)",
+        )
+        .bind(root)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
 /// The floor's insert of a whole tree, in one transaction; keys reach the structs.
-async fn floor_insert(conn: &mut SqliteConnection, parents: &mut [PRow]) -> Res<u64> {
+async fn floor_insert<DB: Floor>(conn: &mut DB::Connection, parents: &mut [PRow]) -> Res<u64> {
     let mut stmts = 0;
     let mut cache = SqlCache::default();
     let mut tx = conn.begin().await?;
     stmts += 1;
     {
         let mut refs: Vec<&mut PRow> = parents.iter_mut().collect();
-        insert_rows(&mut tx, &mut cache, &mut refs, &mut stmts).await?;
+        DB::insert_rows(&mut *tx, &mut cache, &mut refs, &mut stmts).await?;
     }
     for p in parents.iter_mut() {
         for c in &mut p.children {
@@ -486,7 +1102,7 @@ async fn floor_insert(conn: &mut SqliteConnection, parents: &mut [PRow]) -> Res<
     }
     {
         let mut refs: Vec<&mut CRow> = parents.iter_mut().flat_map(|p| &mut p.children).collect();
-        insert_rows(&mut tx, &mut cache, &mut refs, &mut stmts).await?;
+        DB::insert_rows(&mut *tx, &mut cache, &mut refs, &mut stmts).await?;
     }
     for c in parents.iter_mut().flat_map(|p| &mut p.children) {
         for g in &mut c.grandchildren {
@@ -499,64 +1115,129 @@ async fn floor_insert(conn: &mut SqliteConnection, parents: &mut [PRow]) -> Res<
             .flat_map(|p| &mut p.children)
             .flat_map(|c| &mut c.grandchildren)
             .collect();
-        insert_rows(&mut tx, &mut cache, &mut refs, &mut stmts).await?;
+        DB::insert_rows(&mut *tx, &mut cache, &mut refs, &mut stmts).await?;
     }
     tx.commit().await?;
     stmts += 1;
     Ok(stmts)
 }
 
-fn tree_size(depth: u32) -> usize {
-    (0..=depth).map(|d| TREE_FANOUT.pow(d)).sum()
-}
-
-/// Nodes numbered breadth-first from 1: node `i > 1` has parent `(i - 2) / 4 + 1`.
-async fn insert_tree(conn: &mut SqliteConnection, depth: u32) -> Res<()> {
-    let n = tree_size(depth);
-    let mut cache = SqlCache::default();
-    let mut tx = conn.begin().await?;
-    let ids: Vec<usize> = (1..=n).collect();
-    for chunk in ids.chunks(MAX_PARAMS / 2) {
-        let sql = cache.insert("node", &["id", "parent_id"], chunk.len());
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for &i in chunk {
-            let parent = (i > 1).then(|| ((i - 2) / TREE_FANOUT + 1) as i64);
-            q = q.bind(i as i64).bind(parent);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Databases
-
-/// A fresh database file with the schema; removed when dropped.
-struct Fresh {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    url: String,
-}
 
 const MODELS: [&orm_core::meta::ModelMeta; 4] =
     [Parent::META, Child::META, Grandchild::META, Node::META];
 
-async fn fresh_db() -> Res<Fresh> {
-    let dir = tempfile::Builder::new().prefix("orm-bench-").tempdir()?;
-    let path = dir.path().join("bench.db");
-    let url = format!("sqlite://{}", path.display());
-    let db = orm_sqlite::connect(&url).await?;
-    db.create_all(&MODELS).await?;
-    db.close().await;
-    Ok(Fresh {
-        _dir: dir,
-        path,
-        url,
-    })
+/// A fresh database with the schema: a SQLite file, removed when dropped, or a PostgreSQL
+/// schema of its own, dropped by [`Fresh::dispose`].
+enum Fresh {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        url: String,
+    },
+    Postgres {
+        url: String,
+        schema: String,
+    },
 }
 
-async fn floor_conn(path: &Path) -> Res<SqliteConnection> {
+/// The prefix of the benchmark's PostgreSQL schemas.
+const SCHEMA_PREFIX: &str = "orm_bench_";
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Fresh {
+    async fn new(backend: &Backend) -> Res<Fresh> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::Builder::new().prefix("orm-bench-").tempdir()?;
+                let path = dir.path().join("bench.db");
+                let url = format!("sqlite://{}", path.display());
+                let db = orm_sqlite::connect(&url).await?;
+                db.create_all(&MODELS).await?;
+                db.close().await;
+                Ok(Fresh::Sqlite {
+                    _dir: dir,
+                    path,
+                    url,
+                })
+            }
+            Backend::Postgres { url } => {
+                static COUNTER: AtomicU64 = AtomicU64::new(0);
+                let schema = format!(
+                    "{SCHEMA_PREFIX}{}_{}_{}",
+                    unix_seconds(),
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                pg_admin(url, &format!("CREATE SCHEMA {schema}")).await?;
+                let fresh = Fresh::Postgres {
+                    url: url.clone(),
+                    schema,
+                };
+                let created = async {
+                    let db = fresh.orm().await?;
+                    let created = db.create_all(&MODELS).await;
+                    db.close().await;
+                    Ok::<_, BoxError>(created?)
+                }
+                .await;
+                match created {
+                    Ok(()) => Ok(fresh),
+                    Err(e) => {
+                        fresh.dispose().await?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new ORM database on it (not warmed).
+    async fn orm(&self) -> Res<Database> {
+        Ok(match self {
+            Fresh::Sqlite { url, .. } => orm_sqlite::connect(url).await?,
+            Fresh::Postgres { url, schema } => {
+                let options = orm_postgres::PgOptions::default().search_path(schema.as_str());
+                orm_postgres::connect_with(url, options).await?
+            }
+        })
+    }
+
+    /// A new plain connection: the floor's, the setup's, the checks'.
+    async fn conn(&self) -> Res<Conn> {
+        Ok(match self {
+            Fresh::Sqlite { path, .. } => Conn::Sqlite(sqlite_conn(path).await?),
+            Fresh::Postgres { url, schema } => Conn::Postgres(
+                PgConnectOptions::from_str(url)?
+                    .options([("search_path", schema.as_str())])
+                    .connect()
+                    .await?,
+            ),
+        })
+    }
+
+    /// Removes the database (a PostgreSQL schema with everything in it).
+    async fn dispose(self) -> Res<()> {
+        match self {
+            Fresh::Sqlite { .. } => Ok(()),
+            Fresh::Postgres { url, schema } => {
+                pg_admin(
+                    &url,
+                    &format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                )
+                .await
+            }
+        }
+    }
+}
+
+async fn sqlite_conn(path: &Path) -> Res<SqliteConnection> {
     Ok(SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(false)
@@ -567,63 +1248,261 @@ async fn floor_conn(path: &Path) -> Res<SqliteConnection> {
         .await?)
 }
 
-async fn scalar(conn: &mut SqliteConnection, sql: &'static str) -> Res<i64> {
-    Ok(sqlx::query(sql).fetch_one(&mut *conn).await?.try_get(0)?)
-}
-
-/// Fails unless the file is in WAL mode and every foreign-key column has an index.
-async fn check_schema(conn: &mut SqliteConnection) -> Res<()> {
-    let mode: String = sqlx::query("PRAGMA journal_mode")
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(format!("the database is in journal mode {mode}, not WAL").into());
-    }
-    for (table, column) in [
-        ("child", "parent_id"),
-        ("grandchild", "child_id"),
-        ("node", "parent_id"),
-    ] {
-        let n: i64 = sqlx::query(
-            "SELECT count(*) FROM pragma_index_list(?1) AS l \
-             JOIN pragma_index_info(l.name) AS i WHERE i.seqno = 0 AND i.name = ?2",
-        )
-        .bind(table)
-        .bind(column)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-        if n == 0 {
-            return Err(format!("foreign-key column {table}.{column} has no index").into());
-        }
-    }
-    Ok(())
-}
-
-/// The rows an op starts from, inserted by the floor's fast insert (not timed).
-async fn setup(fresh: &Fresh, op: Op, shape: Shape, depth: u32, check: bool) -> Res<()> {
-    let mut conn = floor_conn(&fresh.path).await?;
-    if check {
-        check_schema(&mut conn).await?;
-    }
-    match op {
-        Op::Insert => {}
-        Op::TreeDelete => insert_tree(&mut conn, depth).await?,
-        _ => {
-            let mut rows = build_rows(shape);
-            floor_insert(&mut conn, &mut rows).await?;
-        }
-    }
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
-        .await?;
+/// Runs administrative SQL (simple protocol, several statements allowed) on a connection of
+/// its own to the database itself (no schema on the search path).
+async fn pg_admin(url: &str, sql: &str) -> Res<()> {
+    let mut conn = PgConnection::connect(url).await?;
+    conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?;
     conn.close().await?;
     Ok(())
 }
 
+/// The version of the SQLite library the floor and the ORM use, for the report.
+async fn sqlite_version() -> Res<String> {
+    let mut conn = SqliteConnection::connect("sqlite::memory:").await?;
+    let version: String = sqlx::query("SELECT sqlite_version()")
+        .fetch_one(&mut conn)
+        .await?
+        .try_get(0)?;
+    conn.close().await?;
+    Ok(version)
+}
+
+/// Before a PostgreSQL benchmark: the server's version, for the report, and the schemas of
+/// earlier runs that were killed (older than an hour) dropped.
+async fn pg_prepare(url: &str) -> Res<String> {
+    let mut conn = PgConnection::connect(url).await?;
+    let version: String = sqlx::query("SHOW server_version")
+        .fetch_one(&mut conn)
+        .await?
+        .try_get(0)?;
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(SCHEMA_PREFIX)
+            .fetch_all(&mut conn)
+            .await?;
+    let cutoff = unix_seconds().saturating_sub(3600);
+    for schema in schemas {
+        let created = schema
+            .strip_prefix(SCHEMA_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        if created < cutoff {
+            conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            ))))
+            .await?;
+        }
+    }
+    conn.close().await?;
+    Ok(version)
+}
+
+/// A plain sqlx connection to a fresh database, on either backend: the checks are written
+/// once against it (SQL with `?` placeholders, rewritten for PostgreSQL), and the floor runs
+/// on the connection inside.
+enum Conn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl Conn {
+    /// `sql`, written with `?` placeholders, in the backend's syntax (`$1`, `$2`, ... on
+    /// PostgreSQL). The SQL here has no `?` inside string literals.
+    fn sql(&self, sql: &str) -> String {
+        match self {
+            Conn::Sqlite(_) => sql.to_owned(),
+            Conn::Postgres(_) => {
+                let mut out = String::with_capacity(sql.len() + 8);
+                let mut number = 0;
+                for c in sql.chars() {
+                    if c == '?' {
+                        number += 1;
+                        let _ = write!(out, "${number}");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// The text of the backend (SQL functions differ).
+    fn pick(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Conn::Sqlite(_) => sqlite,
+            Conn::Postgres(_) => postgres,
+        }
+    }
+
+    /// The single integer a query returns.
+    async fn scalar(&mut self, sql: &str) -> Res<i64> {
+        let sql = AssertSqlSafe(self.sql(sql));
+        Ok(match self {
+            Conn::Sqlite(c) => sqlx::query(sql).fetch_one(c).await?.try_get(0)?,
+            Conn::Postgres(c) => sqlx::query(sql).fetch_one(c).await?.try_get(0)?,
+        })
+    }
+
+    /// The text column of the row with key `id`, if there is one (`sql` has one `?`).
+    async fn text_by_key(&mut self, sql: &str, id: i64) -> Res<Option<String>> {
+        let sql = AssertSqlSafe(self.sql(sql));
+        Ok(match self {
+            Conn::Sqlite(c) => {
+                let row = sqlx::query(sql).bind(id).fetch_optional(c).await?;
+                row.map(|r| r.try_get(0)).transpose()?
+            }
+            Conn::Postgres(c) => {
+                let row = sqlx::query(sql).bind(id).fetch_optional(c).await?;
+                row.map(|r| r.try_get(0)).transpose()?
+            }
+        })
+    }
+
+    /// How many of the children `ids` are stored.
+    async fn children_left(&mut self, ids: &[i64]) -> Res<i64> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut left = 0;
+                for chunk in ids.chunks(MAX_PARAMS) {
+                    let sql = format!(
+                        "SELECT count(*) FROM child WHERE id IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    left += q.fetch_one(&mut *c).await?.try_get::<i64, _>(0)?;
+                }
+                Ok(left)
+            }
+            Conn::Postgres(c) => Ok(sqlx::query("SELECT count(*) FROM child WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_one(c)
+                .await?
+                .try_get(0)?),
+        }
+    }
+
+    /// Fails unless every foreign-key column has an index (and, SQLite, the file is in WAL
+    /// mode).
+    async fn check_schema(&mut self) -> Res<()> {
+        if let Conn::Sqlite(c) = self {
+            let mode: String = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&mut *c)
+                .await?
+                .try_get(0)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(format!("the database is in journal mode {mode}, not WAL").into());
+            }
+        }
+        for (table, column) in [
+            ("child", "parent_id"),
+            ("grandchild", "child_id"),
+            ("node", "parent_id"),
+        ] {
+            let sql = self.pick(
+                "SELECT count(*) FROM pragma_index_list(?1) AS l \
+                 JOIN pragma_index_info(l.name) AS i WHERE i.seqno = 0 AND i.name = ?2",
+                "SELECT count(*) FROM pg_index AS x JOIN pg_attribute AS a \
+                   ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] \
+                 WHERE x.indrelid = to_regclass($1::text) AND a.attname::text = $2",
+            );
+            let n: i64 = match self {
+                Conn::Sqlite(c) => sqlx::query(sql)
+                    .bind(table)
+                    .bind(column)
+                    .fetch_one(c)
+                    .await?
+                    .try_get(0)?,
+                Conn::Postgres(c) => sqlx::query(sql)
+                    .bind(table)
+                    .bind(column)
+                    .fetch_one(c)
+                    .await?
+                    .try_get(0)?,
+            };
+            if n == 0 {
+                return Err(format!("foreign-key column {table}.{column} has no index").into());
+            }
+        }
+        Ok(())
+    }
+
+    /// After the fixture rows: SQLite moves the WAL into the file; PostgreSQL vacuums and
+    /// analyzes the tables and writes the dirty buffers out, so that neither side pays for the
+    /// setup.
+    async fn settle(&mut self) -> Res<()> {
+        match self {
+            Conn::Sqlite(c) => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(c)
+                    .await?;
+            }
+            Conn::Postgres(c) => {
+                c.execute(sqlx::raw_sql(
+                    "VACUUM (ANALYZE) parent, child, grandchild, node",
+                ))
+                .await?;
+                if let Err(e) = c.execute(sqlx::raw_sql("CHECKPOINT")).await {
+                    static NOTE: Once = Once::new();
+                    NOTE.call_once(|| {
+                        eprintln!(
+                            "note: CHECKPOINT after setup failed ({e}); the setup's dirty \
+                             buffers are written out whenever the server decides"
+                        );
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn close(self) -> Res<()> {
+        match self {
+            Conn::Sqlite(c) => c.close().await?,
+            Conn::Postgres(c) => c.close().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The rows an op starts from, inserted by the floor's fast insert (not timed).
+async fn setup(fresh: &Fresh, op: Op, shape: Shape, depth: u32, check: bool) -> Res<()> {
+    let mut conn = fresh.conn().await?;
+    if check {
+        conn.check_schema().await?;
+    }
+    match &mut conn {
+        Conn::Sqlite(c) => fixture::<Sqlite>(c, op, shape, depth).await?,
+        Conn::Postgres(c) => fixture::<Postgres>(c, op, shape, depth).await?,
+    }
+    conn.settle().await?;
+    conn.close().await
+}
+
+async fn fixture<DB: Floor>(
+    conn: &mut DB::Connection,
+    op: Op,
+    shape: Shape,
+    depth: u32,
+) -> Res<()> {
+    match op {
+        Op::Insert => {}
+        Op::TreeDelete => DB::insert_tree(conn, depth).await?,
+        _ => {
+            let mut rows = build_rows(shape);
+            floor_insert::<DB>(conn, &mut rows).await?;
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
-// Measuring
+// Measuring and checking
 
 /// One run's numbers.
 #[derive(Debug, Clone, Copy)]
@@ -658,42 +1537,37 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> Res<()> {
     }
 }
 
-async fn expect_count(
-    conn: &mut SqliteConnection,
-    sql: &'static str,
-    want: usize,
-    what: &str,
-) -> Res<()> {
-    let got = scalar(conn, sql).await?;
+async fn expect_count(conn: &mut Conn, sql: &str, want: usize, what: &str) -> Res<()> {
+    let got = conn.scalar(sql).await?;
     ensure(got == want as i64, || {
         format!("{what}: expected {want}, found {got} (`{sql}`)")
     })
 }
 
 /// Every child has its parent and every grandchild its child (names encode the links).
-async fn check_links(conn: &mut SqliteConnection) -> Res<()> {
-    expect_count(
-        conn,
+async fn check_links(conn: &mut Conn) -> Res<()> {
+    let children = conn.pick(
         "SELECT count(*) FROM child LEFT JOIN parent ON parent.id = child.parent_id \
          WHERE parent.id IS NULL \
             OR 'p' || substr(child.name, 2, instr(child.name, '.') - 2) != parent.name",
-        0,
-        "children without their parent",
-    )
-    .await?;
-    expect_count(
-        conn,
+        "SELECT count(*) FROM child LEFT JOIN parent ON parent.id = child.parent_id \
+         WHERE parent.id IS NULL \
+            OR 'p' || split_part(substr(child.name, 2), '.', 1) != parent.name",
+    );
+    expect_count(conn, children, 0, "children without their parent").await?;
+    let grandchildren = conn.pick(
         "SELECT count(*) FROM grandchild LEFT JOIN child ON child.id = grandchild.child_id \
          WHERE child.id IS NULL \
             OR substr(grandchild.payload, 1, instr(grandchild.payload, '/') - 1) \
                != rtrim(child.name, '-u')",
-        0,
-        "grandchildren without their child",
-    )
-    .await
+        "SELECT count(*) FROM grandchild LEFT JOIN child ON child.id = grandchild.child_id \
+         WHERE child.id IS NULL \
+            OR split_part(grandchild.payload, '/', 1) != rtrim(child.name, '-u')",
+    );
+    expect_count(conn, grandchildren, 0, "grandchildren without their child").await
 }
 
-async fn check_tree(conn: &mut SqliteConnection, shape: Shape) -> Res<()> {
+async fn check_tree(conn: &mut Conn, shape: Shape) -> Res<()> {
     expect_count(
         conn,
         "SELECT count(*) FROM parent",
@@ -718,33 +1592,153 @@ async fn check_tree(conn: &mut SqliteConnection, shape: Shape) -> Res<()> {
     check_links(conn).await
 }
 
-async fn verify_conn(fresh: &Fresh) -> Res<SqliteConnection> {
-    floor_conn(&fresh.path).await
+/// The object `want` (a name or payload) got key `id`: `sql` (one `?`) finds it by that key.
+async fn check_key(conn: &mut Conn, sql: &'static str, id: Option<i64>, want: &str) -> Res<()> {
+    let id =
+        id.ok_or_else(|| format!("an inserted object has no key (expected the row `{want}`)"))?;
+    let got = conn.text_by_key(sql, id).await?;
+    ensure(got.as_deref() == Some(want), || {
+        format!("the object `{want}` got key {id}, but that row holds {got:?}")
+    })
+}
+
+async fn check_all_deleted(fresh: &Fresh) -> Res<()> {
+    let mut conn = fresh.conn().await?;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM parent",
+        0,
+        "parent rows left",
+    )
+    .await?;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM child",
+        0,
+        "child rows left",
+    )
+    .await?;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM grandchild",
+        0,
+        "grandchild rows left",
+    )
+    .await?;
+    conn.close().await
+}
+
+async fn check_orphans_deleted(fresh: &Fresh, shape: Shape, removed: &[i64]) -> Res<()> {
+    let half = shape.children / 2;
+    ensure(removed.len() == half, || {
+        format!("{} children removed, expected {half}", removed.len())
+    })?;
+    let mut conn = fresh.conn().await?;
+    let children_left = shape.total_children() - half;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM child",
+        children_left,
+        "child rows",
+    )
+    .await?;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM child WHERE parent_id = 1",
+        shape.children - half,
+        "children of parent 1",
+    )
+    .await?;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM grandchild",
+        children_left * shape.grandchildren,
+        "grandchild rows",
+    )
+    .await?;
+    expect_count(
+        &mut conn,
+        "SELECT count(*) FROM parent",
+        shape.parents,
+        "parent rows",
+    )
+    .await?;
+    let left = conn.children_left(removed).await?;
+    ensure(left == 0, || {
+        format!("{left} removed children are still stored")
+    })?;
+    check_links(&mut conn).await?;
+    conn.close().await
+}
+
+fn check_loaded(shape: Shape, parents: usize, children: usize, grandchildren: usize) -> Res<()> {
+    ensure(parents == shape.parents, || {
+        format!("loaded {parents} parents, expected {}", shape.parents)
+    })?;
+    ensure(children == shape.total_children(), || {
+        format!(
+            "loaded {children} children, expected {}",
+            shape.total_children()
+        )
+    })?;
+    ensure(grandchildren == shape.total_grandchildren(), || {
+        format!(
+            "loaded {grandchildren} grandchildren, expected {}",
+            shape.total_grandchildren()
+        )
+    })
+}
+
+async fn check_updated(fresh: &Fresh, shape: Shape) -> Res<()> {
+    let mut conn = fresh.conn().await?;
+    check_tree(&mut conn, shape).await?;
+    let updated = conn.pick(
+        "SELECT count(*) FROM child WHERE name GLOB 'c*.*-u' AND name NOT GLOB '*-u-u'",
+        "SELECT count(*) FROM child WHERE name LIKE 'c%.%-u' AND name NOT LIKE '%-u-u'",
+    );
+    expect_count(
+        &mut conn,
+        updated,
+        shape.total_children(),
+        "updated children",
+    )
+    .await?;
+    conn.close().await
+}
+
+async fn check_tree_deleted(fresh: &Fresh) -> Res<()> {
+    let mut conn = fresh.conn().await?;
+    expect_count(&mut conn, "SELECT count(*) FROM node", 0, "node rows left").await?;
+    conn.close().await
 }
 
 // ---------------------------------------------------------------------------------------------
-// The ORM side
+// The ORM side (the same code on both backends)
 
 async fn orm_db(fresh: &Fresh) -> Res<Database> {
-    let db = orm_sqlite::connect(&fresh.url).await?;
+    let db = fresh.orm().await?;
     // Warm the connection (schema read) the way the floor's first statement would; not timed.
     let mut s = db.session();
-    s.query::<Parent>().count().await?;
+    if let Err(e) = s.query::<Parent>().count().await {
+        drop(s);
+        db.close().await;
+        return Err(e.into());
+    }
     Ok(db)
 }
 
 async fn orm_run(op: Op, shape: Shape, fresh: &Fresh) -> Res<Sample> {
     let db = orm_db(fresh).await?;
     let sample = match op {
-        Op::Insert => orm_insert(&db, shape, fresh).await?,
-        Op::DeleteCascade => orm_delete_cascade(&db, shape, fresh).await?,
-        Op::DeleteOrphan => orm_delete_orphan(&db, shape, fresh).await?,
-        Op::Load => orm_load(&db, shape).await?,
-        Op::Update => orm_update(&db, shape, fresh).await?,
-        Op::TreeDelete => orm_tree_delete(&db, fresh).await?,
+        Op::Insert => orm_insert(&db, shape, fresh).await,
+        Op::DeleteCascade => orm_delete_cascade(&db, shape, fresh).await,
+        Op::DeleteOrphan => orm_delete_orphan(&db, shape, fresh).await,
+        Op::Load => orm_load(&db, shape).await,
+        Op::Update => orm_update(&db, shape, fresh).await,
+        Op::TreeDelete => orm_tree_delete(&db, fresh).await,
     };
     db.close().await;
-    Ok(sample)
+    sample
 }
 
 async fn orm_insert(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
@@ -810,7 +1804,7 @@ async fn orm_insert(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
 
     // Generated keys reached the objects: each sampled object reloads by its key (it was
     // expired by the commit) and that key is the row with its name in the database.
-    let mut conn = verify_conn(fresh).await?;
+    let mut conn = fresh.conn().await?;
     check_tree(&mut conn, shape).await?;
     for &p in &parents {
         let parent = s.read(p).await?;
@@ -835,21 +1829,6 @@ async fn orm_insert(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
     }
     conn.close().await?;
     Ok(Sample { time, stmts, peak })
-}
-
-async fn check_key(
-    conn: &mut SqliteConnection,
-    sql: &'static str,
-    id: Option<i64>,
-    want: &str,
-) -> Res<()> {
-    let id =
-        id.ok_or_else(|| format!("an inserted object has no key (expected the row `{want}`)"))?;
-    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
-    let got: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
-    ensure(got.as_deref() == Some(want), || {
-        format!("the object `{want}` got key {id}, but that row holds {got:?}")
-    })
 }
 
 async fn orm_delete_cascade(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
@@ -877,33 +1856,6 @@ async fn orm_delete_cascade(db: &Database, shape: Shape, fresh: &Fresh) -> Res<S
     drop(s);
     check_all_deleted(fresh).await?;
     Ok(Sample { time, stmts, peak })
-}
-
-async fn check_all_deleted(fresh: &Fresh) -> Res<()> {
-    let mut conn = verify_conn(fresh).await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM parent",
-        0,
-        "parent rows left",
-    )
-    .await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM child",
-        0,
-        "child rows left",
-    )
-    .await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM grandchild",
-        0,
-        "grandchild rows left",
-    )
-    .await?;
-    conn.close().await?;
-    Ok(())
 }
 
 async fn orm_delete_orphan(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
@@ -940,60 +1892,6 @@ async fn orm_delete_orphan(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sa
     Ok(Sample { time, stmts, peak })
 }
 
-async fn check_orphans_deleted(fresh: &Fresh, shape: Shape, removed: &[i64]) -> Res<()> {
-    let half = shape.children / 2;
-    ensure(removed.len() == half, || {
-        format!("{} children removed, expected {half}", removed.len())
-    })?;
-    let mut conn = verify_conn(fresh).await?;
-    let children_left = shape.total_children() - half;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM child",
-        children_left,
-        "child rows",
-    )
-    .await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM child WHERE parent_id = 1",
-        shape.children - half,
-        "children of parent 1",
-    )
-    .await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM grandchild",
-        children_left * shape.grandchildren,
-        "grandchild rows",
-    )
-    .await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM parent",
-        shape.parents,
-        "parent rows",
-    )
-    .await?;
-    for chunk in removed.chunks(MAX_PARAMS) {
-        let sql = format!(
-            "SELECT count(*) FROM child WHERE id IN ({})",
-            placeholders(chunk.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id);
-        }
-        let left: i64 = q.fetch_one(&mut conn).await?.try_get(0)?;
-        ensure(left == 0, || {
-            format!("{left} removed children are still stored")
-        })?;
-    }
-    check_links(&mut conn).await?;
-    conn.close().await?;
-    Ok(())
-}
-
 async fn orm_load(db: &Database, shape: Shape) -> Res<Sample> {
     let stmts0 = db.statements_executed();
     let heap = HeapProbe::start();
@@ -1025,24 +1923,6 @@ async fn orm_load(db: &Database, shape: Shape) -> Res<Sample> {
     Ok(Sample { time, stmts, peak })
 }
 
-fn check_loaded(shape: Shape, parents: usize, children: usize, grandchildren: usize) -> Res<()> {
-    ensure(parents == shape.parents, || {
-        format!("loaded {parents} parents, expected {}", shape.parents)
-    })?;
-    ensure(children == shape.total_children(), || {
-        format!(
-            "loaded {children} children, expected {}",
-            shape.total_children()
-        )
-    })?;
-    ensure(grandchildren == shape.total_grandchildren(), || {
-        format!(
-            "loaded {grandchildren} grandchildren, expected {}",
-            shape.total_grandchildren()
-        )
-    })
-}
-
 async fn orm_update(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
     // Not timed: the children are already in the session.
     let mut s = db.session();
@@ -1069,20 +1949,6 @@ async fn orm_update(db: &Database, shape: Shape, fresh: &Fresh) -> Res<Sample> {
     Ok(Sample { time, stmts, peak })
 }
 
-async fn check_updated(fresh: &Fresh, shape: Shape) -> Res<()> {
-    let mut conn = verify_conn(fresh).await?;
-    check_tree(&mut conn, shape).await?;
-    expect_count(
-        &mut conn,
-        "SELECT count(*) FROM child WHERE name GLOB 'c*.*-u' AND name NOT GLOB '*-u-u'",
-        shape.total_children(),
-        "updated children",
-    )
-    .await?;
-    conn.close().await?;
-    Ok(())
-}
-
 async fn orm_tree_delete(db: &Database, fresh: &Fresh) -> Res<Sample> {
     let stmts0 = db.statements_executed();
     let heap = HeapProbe::start();
@@ -1099,40 +1965,52 @@ async fn orm_tree_delete(db: &Database, fresh: &Fresh) -> Res<Sample> {
     Ok(Sample { time, stmts, peak })
 }
 
-async fn check_tree_deleted(fresh: &Fresh) -> Res<()> {
-    let mut conn = verify_conn(fresh).await?;
-    expect_count(&mut conn, "SELECT count(*) FROM node", 0, "node rows left").await?;
-    conn.close().await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
-// The floor: what a careful person writes with sqlx
+// The floor side: each op's frame, shared by the backends (their statements: `Floor`)
 
 async fn floor_run(op: Op, shape: Shape, fresh: &Fresh) -> Res<Sample> {
-    let mut conn = floor_conn(&fresh.path).await?;
+    let mut conn = fresh.conn().await?;
     // Warm the connection (schema read), as the ORM side does; not timed.
-    scalar(&mut conn, "SELECT count(*) FROM parent").await?;
-    let sample = match op {
-        Op::Insert => floor_insert_op(&mut conn, shape, fresh).await?,
-        Op::DeleteCascade => floor_delete_cascade(&mut conn, shape, fresh).await?,
-        Op::DeleteOrphan => floor_delete_orphan(&mut conn, shape, fresh).await?,
-        Op::Load => floor_load(&mut conn, shape).await?,
-        Op::Update => floor_update(&mut conn, shape, fresh).await?,
-        Op::TreeDelete => floor_tree_delete(&mut conn, fresh).await?,
+    let warmed = conn.scalar("SELECT count(*) FROM parent").await;
+    let sample = match (warmed, &mut conn) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Conn::Sqlite(c)) => floor_op::<Sqlite>(c, op, shape, fresh).await,
+        (Ok(_), Conn::Postgres(c)) => floor_op::<Postgres>(c, op, shape, fresh).await,
     };
-    conn.close().await?;
+    let closed = conn.close().await;
+    let sample = sample?;
+    closed?;
     Ok(sample)
 }
 
-async fn floor_insert_op(conn: &mut SqliteConnection, shape: Shape, fresh: &Fresh) -> Res<Sample> {
+async fn floor_op<DB: Floor>(
+    conn: &mut DB::Connection,
+    op: Op,
+    shape: Shape,
+    fresh: &Fresh,
+) -> Res<Sample> {
+    match op {
+        Op::Insert => floor_insert_op::<DB>(conn, shape, fresh).await,
+        Op::DeleteCascade => floor_delete_cascade::<DB>(conn, shape, fresh).await,
+        Op::DeleteOrphan => floor_delete_orphan::<DB>(conn, shape, fresh).await,
+        Op::Load => floor_load::<DB>(conn, shape).await,
+        Op::Update => floor_update::<DB>(conn, shape, fresh).await,
+        Op::TreeDelete => floor_tree_delete::<DB>(conn, fresh).await,
+    }
+}
+
+async fn floor_insert_op<DB: Floor>(
+    conn: &mut DB::Connection,
+    shape: Shape,
+    fresh: &Fresh,
+) -> Res<Sample> {
     let heap = HeapProbe::start();
     let t0 = Instant::now();
     let mut rows = build_rows(shape);
-    let stmts = floor_insert(conn, &mut rows).await?;
+    let stmts = floor_insert::<DB>(conn, &mut rows).await?;
     let time = t0.elapsed();
     let peak = heap.peak();
-    let mut check = verify_conn(fresh).await?;
+    let mut check = fresh.conn().await?;
     check_tree(&mut check, shape).await?;
     for p in &rows {
         check_key(
@@ -1171,10 +2049,10 @@ async fn floor_insert_op(conn: &mut SqliteConnection, shape: Shape, fresh: &Fres
     Ok(Sample { time, stmts, peak })
 }
 
-/// `DELETE FROM grandchild WHERE child_id IN (SELECT id FROM child WHERE parent_id IN (...))`,
-/// then the children, then the parents: one statement per level per chunk of keys.
-async fn floor_delete_cascade(
-    conn: &mut SqliteConnection,
+/// The grandchildren, the children, then the parents: one statement per level (per chunk of
+/// keys on SQLite), in one transaction.
+async fn floor_delete_cascade<DB: Floor>(
+    conn: &mut DB::Connection,
     shape: Shape,
     fresh: &Fresh,
 ) -> Res<Sample> {
@@ -1184,21 +2062,7 @@ async fn floor_delete_cascade(
     let mut stmts = 0;
     let mut tx = conn.begin().await?;
     stmts += 1;
-    for chunk in keys.chunks(MAX_PARAMS) {
-        let list = placeholders(chunk.len());
-        for sql in [
-            format!("DELETE FROM grandchild WHERE child_id IN (SELECT id FROM child WHERE parent_id IN ({list}))"),
-            format!("DELETE FROM child WHERE parent_id IN ({list})"),
-            format!("DELETE FROM parent WHERE id IN ({list})"),
-        ] {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for k in chunk {
-                q = q.bind(k);
-            }
-            q.execute(&mut *tx).await?;
-            stmts += 1;
-        }
-    }
+    DB::delete_families(&mut *tx, &keys, &mut stmts).await?;
     tx.commit().await?;
     stmts += 1;
     let time = t0.elapsed();
@@ -1207,65 +2071,23 @@ async fn floor_delete_cascade(
     Ok(Sample { time, stmts, peak })
 }
 
-fn child_row(row: SqliteRow) -> Result<CRow, sqlx::Error> {
-    Ok(CRow {
-        id: row.try_get(0)?,
-        parent_id: row.try_get(1)?,
-        name: row.try_get(2)?,
-        grandchildren: Vec::new(),
-    })
-}
-
-/// Deletes the grandchildren of `ids`, then `ids` from child, in chunks.
-async fn delete_children(conn: &mut SqliteConnection, ids: &[i64], stmts: &mut u64) -> Res<()> {
-    for chunk in ids.chunks(MAX_PARAMS) {
-        let list = placeholders(chunk.len());
-        for sql in [
-            format!("DELETE FROM grandchild WHERE child_id IN ({list})"),
-            format!("DELETE FROM child WHERE id IN ({list})"),
-        ] {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(&mut *conn).await?;
-            *stmts += 1;
-        }
-    }
-    Ok(())
-}
-
-async fn floor_delete_orphan(
-    conn: &mut SqliteConnection,
+async fn floor_delete_orphan<DB: Floor>(
+    conn: &mut DB::Connection,
     shape: Shape,
     fresh: &Fresh,
 ) -> Res<Sample> {
     let heap = HeapProbe::start();
     let t0 = Instant::now();
     let mut stmts = 0;
-    let parent = sqlx::query("SELECT id, name FROM parent WHERE id = ?")
-        .bind(1_i64)
-        .try_map(|row: SqliteRow| {
-            Ok(PRow {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                children: Vec::new(),
-            })
-        })
-        .fetch_one(&mut *conn)
-        .await?;
+    let parent = DB::parent(conn, 1).await?;
     stmts += 1;
-    let children = sqlx::query("SELECT id, parent_id, name FROM child WHERE parent_id = ?")
-        .bind(parent.id)
-        .try_map(child_row)
-        .fetch_all(&mut *conn)
-        .await?;
+    let children = DB::children_of(conn, parent.id).await?;
     stmts += 1;
     let half = children.len() / 2;
     let removed: Vec<i64> = children[..half].iter().filter_map(|c| c.id).collect();
     let mut tx = conn.begin().await?;
     stmts += 1;
-    delete_children(&mut tx, &removed, &mut stmts).await?;
+    DB::delete_children(&mut *tx, &removed, &mut stmts).await?;
     tx.commit().await?;
     stmts += 1;
     let time = t0.elapsed();
@@ -1281,84 +2103,32 @@ async fn floor_delete_orphan(
     Ok(Sample { time, stmts, peak })
 }
 
-/// Selects rows of `sql_head (...)` for the keys, in chunks of the IN-list.
-async fn select_in<T: Send + Unpin + 'static>(
-    conn: &mut SqliteConnection,
-    sql_head: &str,
-    keys: &[i64],
-    map: fn(SqliteRow) -> Result<T, sqlx::Error>,
-    out: &mut Vec<T>,
-    stmts: &mut u64,
-) -> Res<()> {
-    for chunk in keys.chunks(MAX_PARAMS) {
-        let sql = format!("{sql_head} ({})", placeholders(chunk.len()));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for k in chunk {
-            q = q.bind(k);
-        }
-        out.extend(q.try_map(map).fetch_all(&mut *conn).await?);
-        *stmts += 1;
-    }
-    Ok(())
-}
-
-async fn floor_load(conn: &mut SqliteConnection, shape: Shape) -> Res<Sample> {
+async fn floor_load<DB: Floor>(conn: &mut DB::Connection, shape: Shape) -> Res<Sample> {
     let heap = HeapProbe::start();
     let t0 = Instant::now();
     let mut stmts = 0;
-    let parents = sqlx::query("SELECT id, name FROM parent")
-        .try_map(|row: SqliteRow| {
-            Ok(PRow {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                children: Vec::new(),
-            })
-        })
-        .fetch_all(&mut *conn)
-        .await?;
+    let parents = DB::parents(conn).await?;
     stmts += 1;
     let parent_keys: Vec<i64> = parents.iter().filter_map(|p| p.id).collect();
     let mut children = Vec::with_capacity(shape.total_children());
-    select_in(
-        conn,
-        "SELECT id, parent_id, name FROM child WHERE parent_id IN",
-        &parent_keys,
-        child_row,
-        &mut children,
-        &mut stmts,
-    )
-    .await?;
+    DB::children_in(conn, &parent_keys, &mut children, &mut stmts).await?;
     let child_keys: Vec<i64> = children.iter().filter_map(|c| c.id).collect();
     let mut grandchildren = Vec::with_capacity(shape.total_grandchildren());
-    select_in(
-        conn,
-        "SELECT id, child_id, payload FROM grandchild WHERE child_id IN",
-        &child_keys,
-        |row| {
-            Ok(GRow {
-                id: row.try_get(0)?,
-                child_id: row.try_get(1)?,
-                payload: row.try_get(2)?,
-            })
-        },
-        &mut grandchildren,
-        &mut stmts,
-    )
-    .await?;
+    DB::grandchildren_in(conn, &child_keys, &mut grandchildren, &mut stmts).await?;
     let time = t0.elapsed();
     let peak = heap.peak();
     check_loaded(shape, parents.len(), children.len(), grandchildren.len())?;
     Ok(Sample { time, stmts, peak })
 }
 
-/// `UPDATE child SET name = v.column2 FROM (VALUES (?, ?), ...) AS v WHERE child.id = v.column1`
-/// per chunk, in one transaction.
-async fn floor_update(conn: &mut SqliteConnection, shape: Shape, fresh: &Fresh) -> Res<Sample> {
+/// Every child renamed by key, in one transaction.
+async fn floor_update<DB: Floor>(
+    conn: &mut DB::Connection,
+    shape: Shape,
+    fresh: &Fresh,
+) -> Res<Sample> {
     // Not timed: the children are already in memory.
-    let mut children = sqlx::query("SELECT id, parent_id, name FROM child")
-        .try_map(child_row)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut children = DB::children(conn).await?;
     ensure(children.len() == shape.total_children(), || {
         format!(
             "loaded {} children, expected {}",
@@ -1374,19 +2144,7 @@ async fn floor_update(conn: &mut SqliteConnection, shape: Shape, fresh: &Fresh) 
     }
     let mut tx = conn.begin().await?;
     stmts += 1;
-    for chunk in children.chunks(MAX_PARAMS / 2) {
-        let mut sql = String::from("UPDATE child SET name = v.column2 FROM (VALUES ");
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
-        }
-        sql.push_str(") AS v WHERE child.id = v.column1");
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for c in chunk {
-            q = q.bind(c.id).bind(c.name.as_str());
-        }
-        q.execute(&mut *tx).await?;
-        stmts += 1;
-    }
+    DB::rename_children(&mut *tx, &children, &mut stmts).await?;
     tx.commit().await?;
     stmts += 1;
     let time = t0.elapsed();
@@ -1395,20 +2153,12 @@ async fn floor_update(conn: &mut SqliteConnection, shape: Shape, fresh: &Fresh) 
     Ok(Sample { time, stmts, peak })
 }
 
-/// One recursive CTE deletes the subtree (SQLite checks the self-referencing foreign key at the
-/// end of the statement).
-async fn floor_tree_delete(conn: &mut SqliteConnection, fresh: &Fresh) -> Res<Sample> {
+/// One recursive CTE deletes the subtree.
+async fn floor_tree_delete<DB: Floor>(conn: &mut DB::Connection, fresh: &Fresh) -> Res<Sample> {
     let heap = HeapProbe::start();
     let t0 = Instant::now();
     let mut tx = conn.begin().await?;
-    sqlx::query(
-        "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL \
-         SELECT node.id FROM node JOIN sub ON node.parent_id = sub.id) \
-         DELETE FROM node WHERE id IN (SELECT id FROM sub)",
-    )
-    .bind(1_i64)
-    .execute(&mut *tx)
-    .await?;
+    DB::delete_subtree(&mut *tx, 1).await?;
     tx.commit().await?;
     let time = t0.elapsed();
     let peak = heap.peak();
@@ -1425,6 +2175,7 @@ async fn floor_tree_delete(conn: &mut SqliteConnection, fresh: &Fresh) -> Res<Sa
 
 #[derive(Debug)]
 struct Outcome {
+    backend: &'static str,
     op: Op,
     shape: &'static str,
     orm: Sample,
@@ -1454,23 +2205,39 @@ fn summarize(op: Op, shape: &str, side: Side, samples: &[Sample]) -> Sample {
     }
 }
 
+/// One run of one side on a database of its own, which is removed afterwards (after the
+/// run's checks), whatever the outcome.
 async fn one_run(
+    backend: &Backend,
     op: Op,
     shape: Shape,
     side: Side,
     opts: &Options,
     first: &mut bool,
 ) -> Res<Sample> {
-    let fresh = fresh_db().await?;
-    setup(&fresh, op, shape, opts.tree_depth, std::mem::take(first)).await?;
-    let result = match side {
-        Side::Orm => orm_run(op, shape, &fresh).await,
-        Side::Floor => floor_run(op, shape, &fresh).await,
-    };
-    result.map_err(|e| format!("{} side: {e}", side.name()).into())
+    let fresh = Fresh::new(backend).await?;
+    let result = async {
+        setup(&fresh, op, shape, opts.tree_depth, std::mem::take(first)).await?;
+        let sample = match side {
+            Side::Orm => orm_run(op, shape, &fresh).await,
+            Side::Floor => floor_run(op, shape, &fresh).await,
+        };
+        sample.map_err(|e| BoxError::from(format!("{} side: {e}", side.name())))
+    }
+    .await;
+    let disposed = fresh.dispose().await;
+    let sample = result?;
+    disposed?;
+    Ok(sample)
 }
 
-async fn bench(op: Op, shape: Shape, label: &'static str, opts: &Options) -> Res<Outcome> {
+async fn bench(
+    backend: &Backend,
+    op: Op,
+    shape: Shape,
+    label: &'static str,
+    opts: &Options,
+) -> Res<Outcome> {
     let mut orm = Vec::new();
     let mut floor = Vec::new();
     let mut first = true;
@@ -1478,7 +2245,7 @@ async fn bench(op: Op, shape: Shape, label: &'static str, opts: &Options) -> Res
     for run in 0..total {
         let warm = run < opts.warmups;
         for side in [Side::Orm, Side::Floor] {
-            let sample = one_run(op, shape, side, opts, &mut first).await?;
+            let sample = one_run(backend, op, shape, side, opts, &mut first).await?;
             eprintln!(
                 "  {:<14} {:<4} {:<5} {} {:>10.1} ms {:>7} stmts {:>10} peak heap",
                 op.name(),
@@ -1498,6 +2265,7 @@ async fn bench(op: Op, shape: Shape, label: &'static str, opts: &Options) -> Res
         }
     }
     Ok(Outcome {
+        backend: backend.name(),
         op,
         shape: label,
         orm: summarize(op, label, Side::Orm, &orm),
@@ -1571,9 +2339,10 @@ fn table_row(o: &Outcome) -> String {
 
 fn json_row(o: &Outcome) -> String {
     format!(
-        "{{\"op\":\"{}\",\"shape\":\"{}\",\"orm_ms\":{:.3},\"floor_ms\":{:.3},\"ratio\":{:.3},\
-         \"orm_statements\":{},\"floor_statements\":{},\"orm_peak_heap_bytes\":{},\
-         \"floor_peak_heap_bytes\":{}}}",
+        "{{\"backend\":\"{}\",\"op\":\"{}\",\"shape\":\"{}\",\"orm_ms\":{:.3},\"floor_ms\":{:.3},\
+         \"ratio\":{:.3},\"orm_statements\":{},\"floor_statements\":{},\
+         \"orm_peak_heap_bytes\":{},\"floor_peak_heap_bytes\":{}}}",
+        o.backend,
         o.op.name(),
         o.shape,
         ms(o.orm.time),
@@ -1606,14 +2375,24 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let failures = runtime.block_on(run_all(&opts));
+    let mut failures = 0;
+    for backend in &opts.backends {
+        failures += runtime.block_on(run_all(backend, &opts));
+    }
+    if opts.postgres_skipped {
+        eprintln!(
+            "\nnote: the PostgreSQL part of the cascade bench was SKIPPED: {POSTGRES_URL_VAR} is \
+             not set.\nnote: run it with \
+             {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/test\n"
+        );
+    }
     if failures > 0 {
         eprintln!("cascade bench: {failures} benchmark(s) FAILED (see the messages above)");
         std::process::exit(1);
     }
 }
 
-async fn run_all(opts: &Options) -> usize {
+async fn run_all(backend: &Backend, opts: &Options) -> usize {
     // Each (op, shape) pair; tree-delete once, whatever the shapes.
     let mut work: Vec<(Op, Shape, &'static str)> = Vec::new();
     for &op in &opts.ops {
@@ -1626,9 +2405,27 @@ async fn run_all(opts: &Options) -> usize {
         }
     }
     let started = Instant::now();
+    let (title, each) = match backend {
+        Backend::Sqlite => (
+            sqlite_version()
+                .await
+                .map_or_else(|_| "SQLite".to_owned(), |v| format!("SQLite {v}")),
+            "SQLite file (WAL, synchronous=NORMAL, foreign keys on)",
+        ),
+        Backend::Postgres { url } => match pg_prepare(url).await {
+            Ok(version) => (
+                format!("PostgreSQL {version}"),
+                "PostgreSQL schema (VACUUM ANALYZE and CHECKPOINT after setup)",
+            ),
+            Err(e) => {
+                eprintln!("FAILED: cannot use the PostgreSQL database of {POSTGRES_URL_VAR}: {e}");
+                return 1;
+            }
+        },
+    };
     eprintln!(
-        "cascade bench: {} benchmark(s), {} warm-up + {} timed run(s) per side, each on a fresh \
-         SQLite file (WAL, synchronous=NORMAL, foreign keys on); tree: {} nodes",
+        "cascade bench on {title}: {} benchmark(s), {} warm-up + {} timed run(s) per side, each \
+         on a fresh {each}; tree: {} nodes",
         work.len(),
         opts.warmups,
         opts.runs,
@@ -1637,7 +2434,7 @@ async fn run_all(opts: &Options) -> usize {
     let mut outcomes = Vec::new();
     let mut failures = 0;
     for (op, shape, label) in work {
-        match bench(op, shape, label, opts).await {
+        match bench(backend, op, shape, label, opts).await {
             Ok(outcome) => {
                 if opts.json {
                     println!("{}", json_row(&outcome));
@@ -1646,12 +2443,13 @@ async fn run_all(opts: &Options) -> usize {
             }
             Err(e) => {
                 failures += 1;
-                eprintln!("FAILED: {} {label}: {e}", op.name());
+                eprintln!("FAILED: {} {} {label}: {e}", backend.name(), op.name());
             }
         }
     }
     if !opts.json {
         println!();
+        println!("backend: {} ({title})", backend.name());
         println!("{}", table_line(&HEADER.map(String::from)));
         for o in &outcomes {
             println!("{}", table_row(o));

@@ -41,7 +41,7 @@ pub use column::{Column, Condition, Rel};
 pub use database::Database;
 pub use error::{ConflictKind, ConstraintKind, DbDetails, DriverError, Error, Result};
 pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
-pub use orm_derive::Model;
+pub use orm_derive::{Model, SqlValue};
 pub use plan::preview::{PlannedStatement, Preview, TableEffect};
 pub use session::{IntoKey, ObjectState, Query, RelationValue, Session};
 pub use value::{SqlType, SqlValue, Value, ValueError};
@@ -65,6 +65,7 @@ pub mod __private {
         RelationshipMeta,
     };
     pub use crate::model::{Model, RelSlot, Relationship};
+    pub use crate::error::Error;
     pub use crate::value::{SqlType, SqlValue, Value, ValueError};
 
     /// The metadata of `M`, as a function pointer that relationships can hold without creating

@@ -1,0 +1,262 @@
+//! Column types of the user's own, through `#[derive(SqlValue)]`: newtypes as typed keys
+//! (generated, foreign, with cascades), enums stored as text or as their discriminant, filters
+//! and ordering on them, and stored values that fit no variant.
+
+use orm_core::prelude::*;
+use orm_core::Value;
+
+/// A typed key: stored as its `i64`.
+#[derive(SqlValue, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(i64);
+
+/// A typed text column.
+#[derive(SqlValue, Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+/// Stored as text: `active`, `on_hold`, `gone`.
+#[derive(SqlValue, Debug, Clone, Copy, PartialEq, Eq)]
+#[sql(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    OnHold,
+    #[sql(rename = "gone")]
+    Closed,
+}
+
+/// Stored as its discriminant.
+#[derive(SqlValue, Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub enum Priority {
+    Urgent = -5,
+    Low = 1,
+    High = 10,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "ct_accounts")]
+pub struct Account {
+    #[column(primary_key)]
+    pub id: Option<AccountId>,
+    #[column(unique)]
+    pub email: Email,
+    pub status: Status,
+    pub priority: Option<Priority>,
+    #[relationship(back_populates = "account", cascade = "all, delete-orphan")]
+    pub tickets: HasMany<Ticket>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "ct_tickets")]
+pub struct Ticket {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    #[column(foreign_key = "ct_accounts.id")]
+    pub account_id: Option<AccountId>,
+    pub priority: Priority,
+    #[relationship(back_populates = "tickets")]
+    pub account: BelongsTo<Account>,
+}
+
+fn account(email: &str, status: Status, priority: Option<Priority>) -> Account {
+    Account {
+        id: None,
+        email: Email(email.into()),
+        status,
+        priority,
+        tickets: HasMany::new(),
+    }
+}
+
+fn ticket(priority: Priority) -> Ticket {
+    Ticket {
+        id: None,
+        account_id: None,
+        priority,
+        account: BelongsTo::new(),
+    }
+}
+
+/// The emails of `accounts`, in order.
+async fn emails(s: &mut Session, accounts: Vec<Handle<Account>>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for handle in accounts {
+        out.push(s.read(handle).await?.email.0.clone());
+    }
+    Ok(out)
+}
+
+async fn fresh() -> orm_tests::harness::Fresh {
+    orm_tests::harness::fresh(&[Account::META, Ticket::META]).await
+}
+
+orm_tests::backend_test! {
+    /// Each value goes in and comes back unchanged, stored as the inner type, the variant's
+    /// name or its discriminant.
+    #[tokio::test]
+    async fn newtypes_and_enums_round_trip_as_their_storage() -> Result<()> {
+        let t = fresh().await;
+        let mut s = t.db.session();
+        let a = s.add(account("a@x", Status::OnHold, Some(Priority::Urgent)))?;
+        let b = s.add(account("b@x", Status::Closed, None))?;
+        s.commit().await?;
+        let a_id = s.read(a).await?.id.expect("generated");
+        assert_eq!(s.read(b).await?.id, Some(AccountId(a_id.0 + 1)));
+
+        let stored = t
+            .rows("SELECT email, status, priority FROM ct_accounts ORDER BY id")
+            .await;
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            stored,
+            vec![
+                vec![text("a@x"), text("on_hold"), Value::Integer(-5)],
+                vec![text("b@x"), text("gone"), Value::Null],
+            ]
+        );
+
+        let mut fresh = t.db.session();
+        let handle = fresh.get::<Account>(a_id).await?.expect("by its typed key");
+        let loaded = fresh.read(handle).await?;
+        assert_eq!(loaded.email, Email("a@x".into()));
+        assert_eq!(loaded.status, Status::OnHold);
+        assert_eq!(loaded.priority, Some(Priority::Urgent));
+
+        // Changing an enum field is a tracked change like any other.
+        fresh.write(handle).await?.status = Status::Active;
+        fresh.commit().await?;
+        assert_eq!(
+            t.rows("SELECT status FROM ct_accounts WHERE email = 'a@x'").await,
+            vec![vec![text("active")]]
+        );
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// `eq` and `is_in` on enums, `lt` and ordering on an integer enum (by discriminant) and on
+    /// a newtype key.
+    #[tokio::test]
+    async fn filters_and_order_use_the_stored_form() -> Result<()> {
+        let t = fresh().await;
+        let mut s = t.db.session();
+        for (email, status, priority) in [
+            ("low@x", Status::Active, Priority::Low),
+            ("urgent@x", Status::OnHold, Priority::Urgent),
+            ("high@x", Status::Closed, Priority::High),
+        ] {
+            s.add(account(email, status, Some(priority)))?;
+        }
+        s.commit().await?;
+        let on_hold = s
+            .query::<Account>()
+            .filter(Account::STATUS.eq(Status::OnHold))
+            .all()
+            .await?;
+        assert_eq!(emails(&mut s, on_hold).await?, ["urgent@x"]);
+        let open = s
+            .query::<Account>()
+            .filter(Account::STATUS.is_in([Status::Active, Status::OnHold]))
+            .order_by(Account::PRIORITY)
+            .all()
+            .await?;
+        assert_eq!(emails(&mut s, open).await?, ["urgent@x", "low@x"]);
+        let by_priority = s
+            .query::<Account>()
+            .order_by(Account::PRIORITY)
+            .all()
+            .await?;
+        assert_eq!(emails(&mut s, by_priority).await?, ["urgent@x", "low@x", "high@x"]);
+        let below_high = s
+            .query::<Account>()
+            .filter(Account::PRIORITY.lt(Some(Priority::High)))
+            .count()
+            .await?;
+        assert_eq!(below_high, 2);
+        let first = s
+            .query::<Account>()
+            .order_by(Account::ID)
+            .first()
+            .await?
+            .expect("three accounts");
+        let first_id = s.read(first).await?.id.expect("stored");
+        let after_first = s
+            .query::<Account>()
+            .filter(Account::ID.gt(Some(first_id)))
+            .count()
+            .await?;
+        assert_eq!(after_first, 2);
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// A one-to-many whose keys are newtypes: children get the parent's typed key, deleting the
+    /// parent deletes them, removing one orphans it, bulk delete and preview work.
+    #[tokio::test]
+    async fn cascades_follow_newtype_keys() -> Result<()> {
+        let t = fresh().await;
+        let mut s = t.db.session();
+        let mut parent = account("p@x", Status::Active, None);
+        parent.tickets.push(ticket(Priority::High));
+        parent.tickets.push(ticket(Priority::Low));
+        let parent = s.add(parent)?;
+        s.commit().await?;
+        let parent_id = s.read(parent).await?.id;
+        let tickets = s.related(parent, Account::TICKETS).await?;
+        assert_eq!(tickets.len(), 2);
+        for &ticket in &tickets {
+            assert_eq!(s.read(ticket).await?.account_id, parent_id);
+        }
+
+        s.remove(parent, Account::TICKETS, tickets[0]).await?;
+        s.commit().await?;
+        assert_eq!(t.count("ct_tickets").await, 1, "the orphan was deleted");
+
+        let preview = s.preview_delete(parent).await?;
+        assert!(preview.to_string().contains("ct_tickets"), "{preview}");
+        let deleted = s
+            .query::<Account>()
+            .filter(Account::EMAIL.eq(Email("p@x".into())))
+            .delete()
+            .await?;
+        assert_eq!(deleted, 1);
+        s.commit().await?;
+        assert_eq!(t.count("ct_accounts").await, 0);
+        assert_eq!(t.count("ct_tickets").await, 0, "the cascade reached the tickets");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// A stored value that names no variant (written by another program) is a decode error that
+    /// names the column and the value, never a default variant.
+    #[tokio::test]
+    async fn a_value_that_names_no_variant_is_an_error() -> Result<()> {
+        let t = fresh().await;
+        let mut s = t.db.session();
+        s.add(account("a@x", Status::Active, Some(Priority::Low)))?;
+        s.commit().await?;
+
+        t.exec("UPDATE ct_accounts SET status = 'archived'").await;
+        let mut fresh = t.db.session();
+        let err = fresh.query::<Account>().all().await.expect_err("archived");
+        match &err {
+            Error::Decode { model, column, .. } => {
+                assert_eq!((*model, *column), ("Account", "status"));
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(text.contains("\"archived\"") && text.contains("\"on_hold\""), "{text}");
+
+        t.exec("UPDATE ct_accounts SET status = 'active', priority = 7").await;
+        let mut fresh = t.db.session();
+        let err = fresh.query::<Account>().all().await.expect_err("7");
+        assert!(
+            matches!(&err, Error::Decode { column: "priority", .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains('7'), "{err}");
+        Ok(())
+    }
+}

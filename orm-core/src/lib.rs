@@ -60,12 +60,12 @@ pub mod __private {
     #[allow(unused_imports)]
     pub use crate::checks::*;
     pub use crate::column::{Column, Rel};
+    pub use crate::error::Error;
     pub use crate::meta::{
         Cascade, ColumnMeta, ForeignKeyMeta, ModelMeta, OnDelete, PassiveDeletes, RelKind,
         RelationshipMeta,
     };
     pub use crate::model::{Model, RelSlot, Relationship};
-    pub use crate::error::Error;
     pub use crate::value::{SqlType, SqlValue, Value, ValueError};
 
     /// The metadata of `M`, as a function pointer that relationships can hold without creating

@@ -112,13 +112,16 @@ impl ValueError {
 /// A Rust type that can be stored in one column.
 ///
 /// Implemented for the integers, `f32`/`f64`, `bool`, `String`, `Vec<u8>` and `Option<T>` of
-/// these. Implement it for your own types (a newtype id, an enum stored as text) to use them as
-/// model fields; see the "Models and columns" chapter of the guide.
+/// these. Derive it for a newtype (`#[derive(SqlValue)] struct UserId(i64);`) or a field-less
+/// enum (stored as text, or as its integer `#[repr]`), or implement it by hand for any other
+/// mapping; see the "Models and columns" chapter of the guide.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a column",
     label = "unsupported column type",
     note = "supported: integers, f32, f64, bool, String, Vec<u8>, Option<T> of these, \
             or any type that implements `orm_core::SqlValue`",
+    note = "a newtype or a field-less enum of yours becomes a column type with \
+            `#[derive(SqlValue)]`",
     note = "a relationship field must be HasMany<T>, HasOne<T>, BelongsTo<T> or ManyToMany<T>"
 )]
 pub trait SqlValue: Sized {

@@ -11,7 +11,9 @@
 
 use crate::ctxt::Ctxt;
 use crate::suggest::did_you_mean;
-use crate::symbol::{CRATE, RENAME, RENAME_ALL, RENAME_RULES, SQL, SQL_ENUM_KEYS, SQL_VARIANT_KEYS};
+use crate::symbol::{
+    CRATE, RENAME, RENAME_ALL, RENAME_RULES, SQL, SQL_ENUM_KEYS, SQL_VARIANT_KEYS,
+};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned as _;
@@ -84,7 +86,10 @@ impl TypeAttrs {
                 Ok(path) => out.krate = Some(path),
                 Err(_) => cx.error(
                     lit.span(),
-                    format!("malformed `crate` path `{}`: expected a path such as `my_orm::orm_core`", lit.value()),
+                    format!(
+                        "malformed `crate` path `{}`: expected a path such as `my_orm::orm_core`",
+                        lit.value()
+                    ),
                 ),
             },
             RENAME_ALL => match Rule::from_name(&lit.value()) {
@@ -144,13 +149,24 @@ fn for_each_key(
 /// A key `for_each_key` let through but the caller does not handle: a bug in the derive,
 /// reported as an error rather than a panic.
 fn unreachable_key(cx: &Ctxt, span: Span) {
-    cx.error(span, "orm-derive: an accepted `sql` key is not handled (a bug in the derive)");
+    cx.error(
+        span,
+        "orm-derive: an accepted `sql` key is not handled (a bug in the derive)",
+    );
 }
 
 /// `struct Name(Inner);`: every item delegates to the inner type.
-fn newtype(cx: &Ctxt, input: &DeriveInput, fields: &Fields, attrs: &TypeAttrs) -> Option<TokenStream> {
+fn newtype(
+    cx: &Ctxt,
+    input: &DeriveInput,
+    fields: &Fields,
+    attrs: &TypeAttrs,
+) -> Option<TokenStream> {
     if let Some((_, span)) = attrs.rename_all {
-        cx.error(span, "`rename_all` applies to enums stored as text, not to a newtype");
+        cx.error(
+            span,
+            "`rename_all` applies to enums stored as text, not to a newtype",
+        );
     }
     let inner = match fields {
         Fields::Unnamed(unnamed) if unnamed.unnamed.len() == 1 => &unnamed.unnamed[0].ty,
@@ -323,7 +339,11 @@ fn text_enum(
     let type_name = input.ident.to_string();
     let expected = format!(
         "{type_name} (one of {})",
-        names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let idents: Vec<&syn::Ident> = variants.iter().map(|v| &v.ident).collect();
     Some(quote! {

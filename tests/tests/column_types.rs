@@ -260,3 +260,137 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+/// One column of each integer width and both float widths.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "ct_numbers")]
+pub struct Numbers {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub a_i8: i8,
+    pub a_i16: i16,
+    pub a_i32: i32,
+    pub a_i64: i64,
+    pub a_u8: u8,
+    pub a_u16: u16,
+    pub a_u32: u32,
+    pub a_f32: f32,
+    pub a_f64: f64,
+}
+
+fn numbers(extreme: Extreme) -> Numbers {
+    macro_rules! pick {
+        ($t:ty) => {
+            match extreme {
+                Extreme::Min => <$t>::MIN,
+                Extreme::Max => <$t>::MAX,
+            }
+        };
+    }
+    Numbers {
+        id: None,
+        a_i8: pick!(i8),
+        a_i16: pick!(i16),
+        a_i32: pick!(i32),
+        a_i64: pick!(i64),
+        a_u8: pick!(u8),
+        a_u16: pick!(u16),
+        a_u32: pick!(u32),
+        a_f32: pick!(f32),
+        a_f64: pick!(f64),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Extreme {
+    Min,
+    Max,
+}
+
+orm_tests::backend_test! {
+    /// The smallest and largest value of every integer and float width, and the infinities,
+    /// come back exactly.
+    #[tokio::test]
+    async fn every_width_round_trips_its_extremes() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[Numbers::META]).await;
+        let mut s = t.db.session();
+        let mut infinite = numbers(Extreme::Max);
+        infinite.a_f32 = f32::NEG_INFINITY;
+        infinite.a_f64 = f64::INFINITY;
+        let written = [numbers(Extreme::Min), numbers(Extreme::Max), infinite];
+        let handles = written
+            .iter()
+            .map(|n| s.add(n.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        s.commit().await?;
+        let mut fresh = t.db.session();
+        for (handle, expected) in handles.into_iter().zip(written) {
+            let id = s.read(handle).await?.id;
+            let stored = fresh.get::<Numbers>(id).await?.expect("stored");
+            let stored = fresh.read(stored).await?;
+            assert_eq!(*stored, Numbers { id, ..expected });
+        }
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// A stored number that does not fit its field's width (written by someone else) is a
+    /// decode error naming the column, never a wrapped or rounded value.
+    #[tokio::test]
+    async fn a_stored_number_outside_its_width_is_an_error() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[Numbers::META]).await;
+        let mut s = t.db.session();
+        s.add(numbers(Extreme::Max))?;
+        s.commit().await?;
+        for (update, column) in [
+            ("UPDATE ct_numbers SET a_i16 = 40000", "a_i16"),
+            ("UPDATE ct_numbers SET a_i16 = 0, a_u8 = -1", "a_u8"),
+            ("UPDATE ct_numbers SET a_u8 = 0, a_u32 = 4294967296", "a_u32"),
+            ("UPDATE ct_numbers SET a_u32 = 0, a_f32 = 0.1", "a_f32"),
+        ] {
+            t.exec(update).await;
+            let mut fresh = t.db.session();
+            match fresh.query::<Numbers>().all().await {
+                Err(Error::Decode { column: c, .. }) => assert_eq!(c, column, "{update}"),
+                other => panic!("{update}: expected a decode error, got {other:?}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// NaN: PostgreSQL stores it; SQLite would store NULL instead, so the flush refuses it and
+    /// nothing of the flush is applied.
+    #[tokio::test]
+    async fn nan_is_stored_where_the_database_can_hold_it() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[Numbers::META]).await;
+        let mut s = t.db.session();
+        let mut n = numbers(Extreme::Min);
+        n.a_f64 = f64::NAN;
+        n.a_f32 = f32::NAN;
+        let h = s.add(n)?;
+        match orm_tests::harness::current() {
+            orm_tests::harness::Backend::Postgres => {
+                s.commit().await?;
+                let id = s.read(h).await?.id;
+                let mut fresh = t.db.session();
+                let stored = fresh.get::<Numbers>(id).await?.expect("stored");
+                let stored = fresh.read(stored).await?;
+                assert!(stored.a_f64.is_nan() && stored.a_f32.is_nan());
+            }
+            orm_tests::harness::Backend::Sqlite => {
+                let err = s.commit().await.expect_err("SQLite cannot hold NaN");
+                assert!(err.to_string().contains("NaN"), "{err}");
+                assert_eq!(t.count("ct_numbers").await, 0);
+                assert_eq!(s.state(h), ObjectState::Pending);
+                s.write(h).await?.a_f64 = 0.5;
+                s.write(h).await?.a_f32 = 0.25;
+                s.commit().await?;
+                assert_eq!(t.count("ct_numbers").await, 1);
+            }
+        }
+        Ok(())
+    }
+}

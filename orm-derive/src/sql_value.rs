@@ -12,7 +12,7 @@
 use crate::ctxt::Ctxt;
 use crate::suggest::did_you_mean;
 use crate::symbol::{
-    CRATE, RENAME, RENAME_ALL, RENAME_RULES, SQL, SQL_ENUM_KEYS, SQL_VARIANT_KEYS,
+    self, CRATE, RENAME, RENAME_ALL, RENAME_RULES, SQL, SQL_ENUM_KEYS, SQL_VARIANT_KEYS,
 };
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -97,10 +97,10 @@ impl TypeAttrs {
                 None => cx.error(
                     lit.span(),
                     format!(
-                        "unknown `rename_all` rule `{}`{}; expected one of: {}",
+                        "unknown `rename_all` rule `{}`: expected {}{}",
                         lit.value(),
-                        did_you_mean(&lit.value(), RENAME_RULES),
-                        RENAME_RULES.join(", ")
+                        symbol::list(RENAME_RULES),
+                        did_you_mean(&lit.value(), RENAME_RULES)
                     ),
                 ),
             },
@@ -123,9 +123,9 @@ fn for_each_key(
             let name = meta.path.to_token_stream().to_string();
             let Some(&key) = keys.iter().find(|k| **k == name) else {
                 let message = format!(
-                    "unknown `sql` key `{name}`{}; expected one of: {}",
-                    did_you_mean(&name, keys),
-                    keys.join(", ")
+                    "unknown key `{name}` in #[{SQL}(...)]: expected {}{}",
+                    symbol::list(keys),
+                    did_you_mean(&name, keys)
                 );
                 cx.error(meta.path.span(), message);
                 // Skip the value so that parsing goes on with the next key.

@@ -51,8 +51,18 @@ pub const NAME: &str = "name";
 pub const FOREIGN_KEY: &str = "foreign_key";
 /// `#[column(on_delete = "...")]`.
 pub const ON_DELETE: &str = "on_delete";
+/// `#[column(default = "SQL")]`.
+pub const DEFAULT: &str = "default";
 /// The keys `#[column]` accepts.
-pub const COLUMN_KEYS: &[&str] = &[PRIMARY_KEY, UNIQUE, INDEX, NAME, FOREIGN_KEY, ON_DELETE];
+pub const COLUMN_KEYS: &[&str] = &[
+    PRIMARY_KEY,
+    UNIQUE,
+    INDEX,
+    NAME,
+    FOREIGN_KEY,
+    ON_DELETE,
+    DEFAULT,
+];
 
 /// `#[relationship(cascade = "...")]`.
 pub const CASCADE: &str = "cascade";

@@ -394,3 +394,98 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+/// Columns the database fills in when the object leaves them `None`.
+#[derive(Model, Debug)]
+#[model(table = "ct_events")]
+pub struct Event {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub name: String,
+    #[column(default = "CURRENT_TIMESTAMP")]
+    pub created_at: Option<String>,
+    #[column(default = "7")]
+    pub priority: Option<i64>,
+    #[column(default = "'on_hold'")]
+    pub status: Option<Status>,
+}
+
+/// A model whose key the program sets, with a defaulted column.
+#[derive(Model, Debug)]
+#[model(table = "ct_settings")]
+pub struct Setting {
+    #[column(primary_key)]
+    pub key: String,
+    #[column(default = "'on'")]
+    pub value: Option<String>,
+}
+
+fn event(name: &str) -> Event {
+    Event {
+        id: None,
+        name: name.into(),
+        created_at: None,
+        priority: None,
+        status: None,
+    }
+}
+
+orm_tests::backend_test! {
+    /// A `None` in a defaulted column is left to the database, and the value it filled in is
+    /// on the object right after the flush, read back by the INSERT itself (no SELECT), and
+    /// not seen as a change. A value given is written as given.
+    #[tokio::test]
+    async fn database_defaults_are_read_back_by_the_insert() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[Event::META, Setting::META]).await;
+        let mut s = t.db.session();
+        let defaulted = s.add(event("defaulted"))?;
+        let second = s.add(event("second"))?;
+        let given = s.add(Event {
+            created_at: Some("yesterday".into()),
+            priority: Some(1),
+            status: Some(Status::Active),
+            ..event("given")
+        })?;
+        let before = t.statements();
+        s.flush().await?;
+        assert_eq!(
+            t.statements() - before,
+            3,
+            "BEGIN and one INSERT per column list, nothing read back separately"
+        );
+        for handle in [defaulted, second] {
+            let e = s.read(handle).await?;
+            assert!(e.created_at.as_deref().is_some_and(|at| at.len() >= 10), "{e:?}");
+            assert_eq!((e.priority, e.status), (Some(7), Some(Status::OnHold)));
+        }
+        let e = s.read(given).await?;
+        assert_eq!(e.created_at.as_deref(), Some("yesterday"));
+        assert_eq!((e.priority, e.status), (Some(1), Some(Status::Active)));
+        let first_id = s.read(defaulted).await?.id;
+        assert!(first_id < s.read(second).await?.id, "keys follow the rows' order");
+
+        let before = t.statements();
+        s.commit().await?;
+        assert_eq!(t.statements() - before, 1, "only COMMIT: the filled values are no change");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM ct_events WHERE priority = 7 AND status = 'on_hold'")
+                .await,
+            2
+        );
+
+        // Without a generated key, returned rows are matched to objects by their key.
+        for key in ["b", "a", "c"] {
+            s.add(Setting {
+                key: key.into(),
+                value: (key == "c").then(|| "off".to_owned()),
+            })?;
+        }
+        s.flush().await?;
+        for (key, value) in [("a", "on"), ("b", "on"), ("c", "off")] {
+            let setting = s.get::<Setting>(key).await?.expect("added");
+            assert_eq!(s.read(setting).await?.value.as_deref(), Some(value), "{key}");
+        }
+        s.commit().await?;
+        Ok(())
+    }
+}

@@ -41,7 +41,7 @@ pub use column::{Column, Condition, Rel};
 pub use database::Database;
 pub use error::{ConflictKind, ConstraintKind, DbDetails, DriverError, Error, Result};
 pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
-pub use orm_derive::Model;
+pub use orm_derive::{Model, SqlValue};
 pub use plan::preview::{PlannedStatement, Preview, TableEffect};
 pub use session::{IntoKey, ObjectState, Query, RelationValue, Session};
 pub use value::{SqlType, SqlValue, Value, ValueError};
@@ -60,6 +60,7 @@ pub mod __private {
     #[allow(unused_imports)]
     pub use crate::checks::*;
     pub use crate::column::{Column, Rel};
+    pub use crate::error::Error;
     pub use crate::meta::{
         Cascade, ColumnMeta, ForeignKeyMeta, ModelMeta, OnDelete, PassiveDeletes, RelKind,
         RelationshipMeta,

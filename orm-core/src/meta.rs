@@ -49,6 +49,9 @@ pub struct ColumnMeta {
     pub unique: bool,
     /// `#[column(index)]`; foreign-key columns are always indexed.
     pub indexed: bool,
+    /// `#[column(default = "SQL")]`: the database fills the column in when an insert leaves it
+    /// NULL (the field is `None`), and the flush reads the value back into the object.
+    pub default: Option<&'static str>,
 }
 
 /// What the database does to referencing rows when the referenced row is deleted.
@@ -310,7 +313,21 @@ impl ColumnMeta {
             generated: false,
             unique: false,
             indexed: false,
+            default: None,
         }
+    }
+
+    /// The SQL expression the database fills the column in with.
+    pub const fn with_default(self, sql: &'static str) -> Self {
+        ColumnMeta {
+            default: Some(sql),
+            ..self
+        }
+    }
+
+    /// Whether the database fills this column in when an insert leaves it out.
+    pub const fn filled_by_database(&self) -> bool {
+        self.generated || self.default.is_some()
     }
 
     /// Whether it accepts NULL.

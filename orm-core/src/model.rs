@@ -25,7 +25,9 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn set_column_value(&mut self, index: usize, value: Value) -> Result<(), ValueError>;
 
     /// Builds an object from one value per column, in column order; relationships start unloaded.
-    fn from_values(values: Vec<Value>) -> Result<Self, ValueError>;
+    /// A value that does not fit its field is an [`Error::Decode`](crate::Error::Decode) naming
+    /// the column.
+    fn from_values(values: Vec<Value>) -> crate::Result<Self>;
 
     /// The state of relationship `index` (an index into `META.relationships`).
     fn relation(&self, index: usize) -> &RelSlot;
@@ -144,13 +146,7 @@ pub(crate) fn build<T: Model>(values: Vec<Value>) -> crate::Result<Box<dyn AnyMo
             source,
         });
     }
-    T::from_values(values)
-        .map(|o| Box::new(o) as Box<dyn AnyModel>)
-        .map_err(|source| crate::Error::Decode {
-            model: T::META.name,
-            column: "(a column of a user-defined type)",
-            source,
-        })
+    T::from_values(values).map(|o| Box::new(o) as Box<dyn AnyModel>)
 }
 
 /// The first column whose value's kind cannot be read as the column's SQL type.

@@ -112,13 +112,16 @@ impl ValueError {
 /// A Rust type that can be stored in one column.
 ///
 /// Implemented for the integers, `f32`/`f64`, `bool`, `String`, `Vec<u8>` and `Option<T>` of
-/// these. Implement it for your own types (a newtype id, an enum stored as text) to use them as
-/// model fields; see the "Models and columns" chapter of the guide.
+/// these. Derive it for a newtype (`#[derive(SqlValue)] struct UserId(i64);`) or a field-less
+/// enum (stored as text, or as its integer `#[repr]`), or implement it by hand for any other
+/// mapping; see the "Models and columns" chapter of the guide.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a column",
     label = "unsupported column type",
     note = "supported: integers, f32, f64, bool, String, Vec<u8>, Option<T> of these, \
             or any type that implements `orm_core::SqlValue`",
+    note = "a newtype or a field-less enum of yours becomes a column type with \
+            `#[derive(SqlValue)]`",
     note = "a relationship field must be HasMany<T>, HasOne<T>, BelongsTo<T> or ManyToMany<T>"
 )]
 pub trait SqlValue: Sized {
@@ -173,8 +176,18 @@ impl SqlValue for f32 {
         Value::Real(f64::from(*self))
     }
     fn from_value(value: Value) -> Result<Self, ValueError> {
-        // Narrowing is the documented cost of declaring an f32 field.
-        f64::from_value(value).map(|r| r as f32)
+        // Every f32 widens exactly to the f64 it is stored as; a stored value that does not
+        // narrow back exactly (written by someone else, or out of range) is refused, never
+        // rounded. NaN and the infinities narrow exactly.
+        let wide = f64::from_value(value)?;
+        let narrow = wide as f32;
+        if f64::from(narrow) == wide || wide.is_nan() {
+            return Ok(narrow);
+        }
+        Err(ValueError {
+            expected: "f32",
+            found: format!("{wide}, which an f32 cannot hold exactly"),
+        })
     }
 }
 
@@ -264,6 +277,20 @@ mod tests {
         const { assert!(!<i64 as SqlValue>::NULLABLE) };
         assert_eq!(Option::<i64>::from_value(Value::Null), Ok(None));
         assert_eq!(Some(3i64).to_value(), Value::Integer(3));
+    }
+
+    #[test]
+    fn f32_reads_are_exact_or_refused() {
+        for exact in [1.5f32, f32::MIN, f32::MAX, f32::INFINITY, -0.0, 0.1] {
+            assert_eq!(f32::from_value(exact.to_value()), Ok(exact));
+        }
+        assert!(f32::from_value(Value::Real(f32::NAN.into())).is_ok_and(f32::is_nan));
+        assert!(
+            f32::from_value(Value::Real(0.1)).is_err(),
+            "0.1f64 is no f32"
+        );
+        assert!(f32::from_value(Value::Real(1e300)).is_err(), "out of range");
+        assert_eq!(f32::from_value(Value::Integer(3)), Ok(3.0));
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub struct ColumnAttrs {
     pub name: Option<Spanned<String>>,
     pub foreign_key: Option<Spanned<ForeignKey>>,
     pub on_delete: Option<Spanned<OnDelete>>,
+    /// `default = "SQL"`: the expression the database fills the column in with.
+    pub default: Option<Spanned<String>>,
 }
 
 /// `passive_deletes = true | "all"`.
@@ -298,6 +300,7 @@ impl ColumnAttrs {
             name: p.name.get().map(|n| n.value),
             foreign_key: p.foreign_key.get().map(|f| f.value),
             on_delete: p.on_delete.get().map(|o| o.value),
+            default: p.default.get().map(|d| d.value),
         }
     }
 }
@@ -309,6 +312,7 @@ struct ColumnParser {
     name: Attr<Spanned<String>>,
     foreign_key: Attr<Spanned<ForeignKey>>,
     on_delete: Attr<Spanned<OnDelete>>,
+    default: Attr<Spanned<String>>,
 }
 
 impl Default for ColumnParser {
@@ -320,6 +324,7 @@ impl Default for ColumnParser {
             name: Attr::new(NAME),
             foreign_key: Attr::new(FOREIGN_KEY),
             on_delete: Attr::new(ON_DELETE),
+            default: Attr::new(DEFAULT),
         }
     }
 }
@@ -334,6 +339,10 @@ impl ColumnParser {
             FOREIGN_KEY => {
                 let fk = string(cx, key, span, value).and_then(|lit| foreign_key(cx, &lit));
                 return set_some(cx, &mut self.foreign_key, span, fk);
+            }
+            DEFAULT => {
+                let sql = string(cx, key, span, value).and_then(|lit| default_sql(cx, &lit));
+                return set_some(cx, &mut self.default, span, sql);
             }
             _ => {
                 let on_delete = string(cx, key, span, value).and_then(|lit| on_delete(cx, &lit));
@@ -350,6 +359,23 @@ fn set_some<T>(cx: &Ctxt, attr: &mut Attr<T>, span: Span, value: Option<T>) {
     if let Some(value) = value {
         attr.set(cx, span, value);
     }
+}
+
+/// `default = "SQL"`: a non-empty SQL expression, written into `CREATE TABLE` as it is.
+fn default_sql(cx: &Ctxt, lit: &LitStr) -> Option<Spanned<String>> {
+    let value = lit.value();
+    if value.trim().is_empty() {
+        cx.error(
+            lit.span(),
+            "empty `default`: write the SQL expression the database fills the column in with, \
+             e.g. `default = \"CURRENT_TIMESTAMP\"` or `default = \"0\"`",
+        );
+        return None;
+    }
+    Some(Spanned {
+        value,
+        span: lit.span(),
+    })
 }
 
 /// `"table.column"`.

@@ -15,6 +15,7 @@ pub fn check(cx: &Ctxt, model: &Model) {
     column_names_unique(cx, model);
     on_delete_needs_foreign_key(cx, model);
     set_null_not_on_primary_key(cx, model);
+    default_not_on_primary_key(cx, model);
     for relation in &model.relations {
         delete_orphan_needs_single_parent(cx, relation);
         no_delete_cascade_towards_the_parent(cx, model, relation);
@@ -75,6 +76,18 @@ fn set_null_not_on_primary_key(cx: &Ctxt, model: &Model) {
                                write `on_delete = \"cascade\"`";
                 cx.error(on_delete.span, message);
             }
+        }
+    }
+}
+
+/// A primary key is given by the program or generated; a database default would make two rows
+/// share it.
+fn default_not_on_primary_key(cx: &Ctxt, model: &Model) {
+    for column in model.columns.iter().filter(|c| c.attrs.primary_key) {
+        if let Some(default) = column.attrs.default.as_ref() {
+            let message = "`default` on a primary-key column: set the key yourself, or declare \
+                           it `Option<i64>` (alone) for a key the database generates";
+            cx.error(default.span, message);
         }
     }
 }

@@ -15,6 +15,7 @@ mod cascade;
 mod check;
 mod ctxt;
 mod expand;
+mod sql_value;
 mod suggest;
 mod symbol;
 
@@ -25,4 +26,12 @@ use syn::DeriveInput;
 pub fn derive_model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
+}
+
+/// Implements `orm_core::SqlValue` for a newtype (`struct UserId(i64)`, stored as its field) or
+/// a field-less enum (stored as text, or as its discriminant when it has an integer `#[repr]`).
+#[proc_macro_derive(SqlValue, attributes(sql))]
+pub fn derive_sql_value(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    sql_value::derive(&input).into()
 }

@@ -5,6 +5,26 @@
 //! token and a `passive_deletes` value): each role has its own constant, so that changing one
 //! never changes the other.
 
+/// `#[sql(...)]` on a type deriving `SqlValue`, and on its variants.
+pub const SQL: &str = "sql";
+/// `#[sql(rename = "...")]` on a variant.
+pub const RENAME: &str = "rename";
+/// `#[sql(rename_all = "...")]` on an enum.
+pub const RENAME_ALL: &str = "rename_all";
+/// The keys `#[sql]` accepts on a type.
+pub const SQL_ENUM_KEYS: &[&str] = &[CRATE, RENAME_ALL];
+/// The keys `#[sql]` accepts on a variant.
+pub const SQL_VARIANT_KEYS: &[&str] = &[RENAME];
+/// The rules `rename_all` accepts (serde's spellings).
+pub const RENAME_RULES: &[&str] = &[
+    "lowercase",
+    "UPPERCASE",
+    "snake_case",
+    "SCREAMING_SNAKE_CASE",
+    "kebab-case",
+    "camelCase",
+];
+
 /// `#[model(...)]` on the struct.
 pub const MODEL: &str = "model";
 /// `#[column(...)]` on a column field.
@@ -31,8 +51,18 @@ pub const NAME: &str = "name";
 pub const FOREIGN_KEY: &str = "foreign_key";
 /// `#[column(on_delete = "...")]`.
 pub const ON_DELETE: &str = "on_delete";
+/// `#[column(default = "SQL")]`.
+pub const DEFAULT: &str = "default";
 /// The keys `#[column]` accepts.
-pub const COLUMN_KEYS: &[&str] = &[PRIMARY_KEY, UNIQUE, INDEX, NAME, FOREIGN_KEY, ON_DELETE];
+pub const COLUMN_KEYS: &[&str] = &[
+    PRIMARY_KEY,
+    UNIQUE,
+    INDEX,
+    NAME,
+    FOREIGN_KEY,
+    ON_DELETE,
+    DEFAULT,
+];
 
 /// `#[relationship(cascade = "...")]`.
 pub const CASCADE: &str = "cascade";

@@ -157,7 +157,7 @@ impl Backend for SqliteBackend {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let rows = bind_all(sql, params)
+            let rows = bind_all(sql, params)?
                 .fetch_all(&self.pool)
                 .await
                 .map_err(to_failure)?;
@@ -171,7 +171,7 @@ impl Backend for SqliteBackend {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
-            let result = bind_all(sql, params)
+            let result = bind_all(sql, params)?
                 .execute(&self.pool)
                 .await
                 .map_err(to_failure)?;
@@ -216,7 +216,7 @@ impl Transaction for SqliteTransaction {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let rows = bind_all(sql, params)
+            let rows = bind_all(sql, params)?
                 .fetch_all(&mut *self.tx)
                 .await
                 .map_err(to_failure)?;
@@ -230,7 +230,7 @@ impl Transaction for SqliteTransaction {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
-            let result = bind_all(sql, params)
+            let result = bind_all(sql, params)?
                 .execute(&mut *self.tx)
                 .await
                 .map_err(to_failure)?;

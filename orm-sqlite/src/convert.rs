@@ -11,10 +11,22 @@ pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 
 /// Prepares `sql` with `params` bound in order. The SQL was rendered by orm-core, which binds
 /// every value as a parameter and never splices one into the text.
-pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> BoundQuery<'q> {
-    params
+///
+/// A NaN is refused: SQLite stores it as NULL, so it would come back as something else.
+pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> Result<BoundQuery<'q>, DbFailure> {
+    if params
+        .iter()
+        .any(|value| matches!(value, Value::Real(r) if r.is_nan()))
+    {
+        return Err(DbFailure::new(
+            FailureKind::Other,
+            "SQLite cannot store NaN (it would store NULL instead); \
+             store None in an Option<f64> field, or keep NaN out of the value",
+        ));
+    }
+    Ok(params
         .into_iter()
-        .fold(sqlx::query(AssertSqlSafe(sql)), bind)
+        .fold(sqlx::query(AssertSqlSafe(sql)), bind))
 }
 
 /// Binds one value; a boolean is stored as the integer 0 or 1.

@@ -5,16 +5,7 @@ use crate::meta::{Cascade, ColumnMeta, ForeignKeyMeta, OnDelete, PassiveDeletes}
 use crate::value::SqlType;
 
 const fn column(name: &'static str) -> ColumnMeta {
-    ColumnMeta {
-        field: name,
-        name,
-        sql_type: SqlType::Integer,
-        nullable: false,
-        primary_key: false,
-        generated: false,
-        unique: false,
-        indexed: false,
-    }
+    ColumnMeta::new(name, name, SqlType::Integer)
 }
 
 const fn fk(column: usize, target_table: &'static str) -> ForeignKeyMeta {

@@ -233,12 +233,12 @@ pub(crate) fn insert(
     meta: &ModelMeta,
     columns: &[usize],
     values: Vec<Value>,
-    returning: Option<usize>,
+    returning: &[usize],
 ) -> Statement {
     let mut b = SqlBuilder::new(dialect);
     b.push("INSERT INTO ").ident(meta.table);
     if columns.is_empty() {
-        // Only a generated key: one row per statement.
+        // Every column filled in by the database: one row per statement.
         b.push(" DEFAULT VALUES");
     } else {
         b.push(" (")
@@ -258,8 +258,9 @@ pub(crate) fn insert(
         }
         b.params = values;
     }
-    if let Some(column) = returning {
-        b.push(" RETURNING ").ident(meta.columns[column].name);
+    if !returning.is_empty() {
+        b.push(" RETURNING ")
+            .columns(meta, returning.iter().copied());
     }
     b.finish()
 }
@@ -336,6 +337,10 @@ pub(crate) fn create_table(
         }
         if column.unique {
             b.push(" UNIQUE");
+        }
+        if let Some(default) = column.default {
+            // In parentheses: SQLite takes an expression default only so.
+            b.push(" DEFAULT (").push(default).push(")");
         }
     });
     if !generated {

@@ -15,6 +15,7 @@ const fn column(name: &'static str, sql_type: SqlType, primary_key: bool) -> Col
         generated: primary_key,
         unique: false,
         indexed: false,
+        default: None,
     }
 }
 
@@ -48,12 +49,12 @@ fn placeholders_follow_the_dialect_and_values_stay_bound() {
         text("b"),
         Value::Null,
     ];
-    let sqlite = insert(&SQLITE, &ITEM, &[1, 2], values.clone(), None);
+    let sqlite = insert(&SQLITE, &ITEM, &[1, 2], values.clone(), &[]);
     assert_eq!(
         sqlite.sql,
         r#"INSERT INTO "items" ("label", "owner_id") VALUES (?, ?), (?, ?)"#
     );
-    let postgres = insert(&POSTGRES, &ITEM, &[1, 2], values.clone(), Some(0));
+    let postgres = insert(&POSTGRES, &ITEM, &[1, 2], values.clone(), &[0]);
     assert_eq!(
         postgres.sql,
         r#"INSERT INTO "items" ("label", "owner_id") VALUES ($1, $2), ($3, $4) RETURNING "id""#

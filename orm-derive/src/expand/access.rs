@@ -58,12 +58,14 @@ fn set_column_value(p: &Private, model: &Model) -> TokenStream {
 fn from_values(p: &Private, model: &Model) -> TokenStream {
     let count = model.columns.len();
     let expected = format!("{count} column values for `{}`", model.ident);
+    let model_name = model.ident.to_string();
     let columns = model.columns.iter().map(|c| {
         let (field, from_value) = (c.ident, sql_value(p, c.ty, "from_value"));
+        let column = &c.name;
         quote! {
             #field: #from_value(
                 values.next().unwrap_or(#p::Value::Null)
-            )?,
+            ).map_err(|source| #p::Error::Decode { model: #model_name, column: #column, source })?,
         }
     });
     let relations = model.relations.iter().map(|r| {
@@ -73,11 +75,15 @@ fn from_values(p: &Private, model: &Model) -> TokenStream {
     quote! {
         fn from_values(
             values: ::std::vec::Vec<#p::Value>,
-        ) -> ::core::result::Result<Self, #p::ValueError> {
+        ) -> ::core::result::Result<Self, #p::Error> {
             if values.len() != #count {
-                return ::core::result::Result::Err(#p::ValueError {
-                    expected: #expected,
-                    found: ::std::format!("{} values", values.len()),
+                return ::core::result::Result::Err(#p::Error::Decode {
+                    model: #model_name,
+                    column: "(the whole row)",
+                    source: #p::ValueError {
+                        expected: #expected,
+                        found: ::std::format!("{} values", values.len()),
+                    },
                 });
             }
             let mut values = values.into_iter();

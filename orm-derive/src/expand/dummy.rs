@@ -32,7 +32,7 @@ pub fn expand(p: &Private, input: &DeriveInput) -> TokenStream {
                 }
                 fn from_values(
                     _: ::std::vec::Vec<#p::Value>,
-                ) -> ::core::result::Result<Self, #p::ValueError> {
+                ) -> ::core::result::Result<Self, #p::Error> {
                     #p::no_such_column(#name, 0)
                 }
                 fn relation(&self, index: usize) -> &#p::RelSlot {

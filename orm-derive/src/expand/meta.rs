@@ -50,6 +50,10 @@ fn column(p: &Private, column: &Column, sole_pk: bool) -> TokenStream {
     let generated = primary_key && sole_pk;
     let unique = column.attrs.unique;
     let indexed = column.attrs.index || column.attrs.foreign_key.is_some();
+    let default = column.attrs.default.as_ref().map(|sql| {
+        let sql = &sql.value;
+        quote!(.with_default(#sql))
+    });
     quote! {
         #p::ColumnMeta::new(#field, #name, #sql_type)
             .with_nullable(#nullable && !#primary_key)
@@ -57,6 +61,7 @@ fn column(p: &Private, column: &Column, sole_pk: bool) -> TokenStream {
             .with_generated(#p::generated_key::<#ty>(#generated))
             .with_unique(#unique)
             .with_indexed(#indexed)
+            #default
     }
 }
 

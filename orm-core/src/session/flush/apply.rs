@@ -44,10 +44,18 @@ impl Session {
         let mut changes = Changes::default();
         let mut touched: ObjMap<()> = ObjMap::default();
         self.remember_unsynced_rows(&plan, &gone);
-        for (id, key) in generated.iter() {
+        for (id, key) in generated.keys.iter() {
             let entry = self.arena.entry_mut(id);
             if let Some(column) = entry.meta().columns.iter().position(|c| c.generated) {
                 let _ = entry.obj.set_column_value(column, key.clone());
+            }
+        }
+        for (id, defaults) in generated.defaults.iter() {
+            let entry = self.arena.entry_mut(id);
+            for (column, value) in defaults {
+                // A default the field cannot hold stays out of the object; reading the row
+                // again reports it as a decode error.
+                let _ = entry.obj.set_column_value(*column, value.clone());
             }
         }
         for (id, list) in plan.sync.iter().filter(|(id, _)| !gone.contains(id)) {

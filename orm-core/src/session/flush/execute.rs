@@ -103,7 +103,7 @@ impl Session {
                         .flatten()
                         .map(|src| self.resolve(src, generated))
                         .collect();
-                    let statement = sql::insert(dialect, model, columns, values, None);
+                    let statement = sql::insert(dialect, model, columns, values, &[]);
                     self.db
                         .execute_in(tx, statement, Context::new(Action::Insert, model.table))
                         .await?;
@@ -113,8 +113,9 @@ impl Session {
         Ok(())
     }
 
-    /// Multi-row INSERTs under the parameter limit; generated keys come back without a round
-    /// trip per row (consecutive ids from the last insert id on SQLite, else RETURNING).
+    /// Multi-row INSERTs under the parameter limit. What the database fills in (a generated
+    /// key, column defaults) comes back without a round trip per row: consecutive ids from the
+    /// last insert id on SQLite, else `RETURNING`.
     async fn insert_objects(
         &self,
         tx: &mut Box<dyn Transaction>,
@@ -123,35 +124,53 @@ impl Session {
         objects: &[ObjId],
         generated: &mut Generated,
     ) -> Result<()> {
-        // Rows whose generated key is given (`Some(id)`) and rows that leave it to the
-        // database have different column lists: one batch each.
-        let key_column = model.columns.iter().position(|c| c.generated);
-        let (given, generate): (Vec<ObjId>, Vec<ObjId>) = objects.iter().partition(|&&id| {
-            key_column.is_some_and(|k| !self.arena.entry(id).obj.column_value(k).is_null())
-        });
-        for (group, key_needed) in [(given, false), (generate, true)] {
-            if !group.is_empty() {
-                let key = key_column.filter(|_| key_needed);
-                self.insert_group(tx, plan, model, &group, key, generated)
-                    .await?;
+        // Objects that leave different columns to the database (a key given or not, a default
+        // used or not) have different column lists: one batch each, in first-seen order.
+        let mut groups: Vec<(Vec<usize>, Vec<ObjId>)> = Vec::new();
+        for &id in objects {
+            let omitted = self.left_to_database(plan, generated, model, id);
+            match groups.iter_mut().find(|(o, _)| *o == omitted) {
+                Some((_, group)) => group.push(id),
+                None => groups.push((omitted, vec![id])),
             }
+        }
+        for (omitted, group) in groups {
+            self.insert_group(tx, plan, model, &group, &omitted, generated)
+                .await?;
         }
         Ok(())
     }
 
-    /// Inserts objects that share a column list; `key_column` is the generated key they need.
+    /// The columns the database fills in for `id`: its generated key and defaulted columns,
+    /// where the object leaves them NULL.
+    fn left_to_database(
+        &self,
+        plan: &Plan,
+        generated: &Generated,
+        model: &'static ModelMeta,
+        id: ObjId,
+    ) -> Vec<usize> {
+        (0..model.columns.len())
+            .filter(|&c| model.columns[c].filled_by_database())
+            .filter(|&c| plan.deferred.is_empty() || !plan.deferred.contains(&(id, c)))
+            .filter(|&c| self.value_for(plan, generated, id, c).is_null())
+            .collect()
+    }
+
+    /// Inserts objects that share a column list; `omitted` are the columns the database fills
+    /// in for them.
     async fn insert_group(
         &self,
         tx: &mut Box<dyn Transaction>,
         plan: &Plan,
         model: &'static ModelMeta,
         objects: &[ObjId],
-        key_column: Option<usize>,
+        omitted: &[usize],
         generated: &mut Generated,
     ) -> Result<()> {
         let dialect = self.db.dialect();
         let columns: Vec<usize> = (0..model.columns.len())
-            .filter(|&c| Some(c) != key_column)
+            .filter(|c| !omitted.contains(c))
             .collect();
         let per_statement = if columns.is_empty() {
             1
@@ -170,9 +189,11 @@ impl Session {
                 rows: chunk.len(),
             };
             let ctx = Context::new(Action::Insert, model.table);
-            let keys = self.run_insert(tx, batch, key_column, ctx).await?;
-            for (id, key) in chunk.iter().zip(keys) {
-                generated.insert(*id, key);
+            let filled = self
+                .run_insert(tx, batch, omitted, chunk, plan, generated, ctx)
+                .await?;
+            for (&id, row) in chunk.iter().zip(filled) {
+                generated.record(model, id, omitted, row);
             }
         }
         Ok(())
@@ -197,55 +218,92 @@ impl Session {
         }
     }
 
+    /// Runs one multi-row INSERT; returns, per row in `objects` order, the values the database
+    /// filled in for the `omitted` columns (nothing when none are omitted).
+    #[allow(clippy::too_many_arguments)]
     async fn run_insert(
         &self,
         tx: &mut Box<dyn Transaction>,
         batch: Batch<'_>,
-        key_column: Option<usize>,
+        omitted: &[usize],
+        objects: &[ObjId],
+        plan: &Plan,
+        generated: &Generated,
         ctx: Context,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Vec<Value>>> {
         let dialect = self.db.dialect();
         let (model, columns, n) = (batch.model, batch.columns, batch.rows);
         let rows = batch.values;
-        let Some(key_column) = key_column else {
+        let key = model.columns.iter().position(|c| c.generated);
+        if omitted.is_empty() {
             self.db
-                .execute_in(tx, sql::insert(dialect, model, columns, rows, None), ctx)
+                .execute_in(tx, sql::insert(dialect, model, columns, rows, &[]), ctx)
                 .await?;
             return Ok(Vec::new());
-        };
-        if dialect.consecutive_insert_ids() {
+        }
+        if dialect.consecutive_insert_ids() && omitted.len() == 1 && key == Some(omitted[0]) {
             let outcome = self
                 .db
-                .execute_in(tx, sql::insert(dialect, model, columns, rows, None), ctx)
+                .execute_in(tx, sql::insert(dialect, model, columns, rows, &[]), ctx)
                 .await?;
-            if let Some(last) = outcome.last_insert_id {
-                let first = last - n as i64 + 1;
-                return Ok((first..=last).map(Value::Integer).collect());
-            }
-            return Err(Error::internal(
-                format!("inserting into `{}`", model.table),
-                "the backend reported no generated key",
-            ));
+            let Some(last) = outcome.last_insert_id else {
+                return Err(Error::internal(
+                    format!("inserting into `{}`", model.table),
+                    "the backend reported no generated key",
+                ));
+            };
+            let first = last - n as i64 + 1;
+            return Ok((first..=last).map(|k| vec![Value::Integer(k)]).collect());
         }
-        let statement = sql::insert(dialect, model, columns, rows, Some(key_column));
-        let returned = self.db.fetch(Some(tx), statement, ctx).await?;
-        let mut keys: Vec<Value> = returned
+        // RETURNING promises no row order: rows are matched to objects by their generated key
+        // (drawn in VALUES order, so increasing with it) or, without one, by primary key.
+        let key_position = omitted.iter().position(|&c| Some(c) == key);
+        let returning: Vec<usize> = match key_position {
+            Some(_) => omitted.to_vec(),
+            None => model.primary_key.iter().chain(omitted).copied().collect(),
+        };
+        let statement = sql::insert(dialect, model, columns, rows, &returning);
+        let mut returned = self.db.fetch(Some(tx), statement, ctx).await?;
+        let mismatch = |found: usize| {
+            Error::internal(
+                format!("inserting into `{}`", model.table),
+                format!("{n} rows inserted but {found} returned"),
+            )
+        };
+        if returned.len() != n {
+            return Err(mismatch(returned.len()));
+        }
+        if let Some(k) = key_position {
+            returned.sort_by_key(|row| match row.get(k) {
+                Some(Value::Integer(i)) => *i,
+                _ => i64::MIN,
+            });
+            return Ok(returned);
+        }
+        let width = model.primary_key.len();
+        let mut by_key: HashMap<Vec<Value>, Vec<Value>> = returned
             .into_iter()
-            .filter_map(|row| row.into_iter().next())
+            .map(|mut row| {
+                let rest = row.split_off(width.min(row.len()));
+                (row, rest)
+            })
             .collect();
-        if keys.len() != n {
-            return Err(Error::internal(
-                format!("inserting into `{}`", model.table),
-                format!("{n} rows inserted but {} keys returned", keys.len()),
-            ));
-        }
-        // The database draws the keys from its sequence in the order of the VALUES rows, so
-        // they increase with it; RETURNING itself promises no order, so sort them.
-        keys.sort_by_key(|key| match key {
-            Value::Integer(i) => *i,
-            _ => i64::MIN,
-        });
-        Ok(keys)
+        objects
+            .iter()
+            .map(|&id| {
+                let key: Vec<Value> = model
+                    .primary_key
+                    .iter()
+                    .map(|&c| self.value_for(plan, generated, id, c))
+                    .collect();
+                by_key.remove(&key).ok_or_else(|| {
+                    Error::internal(
+                        format!("inserting into `{}`", model.table),
+                        "RETURNING gave no row for an inserted key",
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Writes changed columns: one statement per object, or for a group of objects of a model
@@ -302,7 +360,7 @@ impl Session {
         let meta = entry.meta();
         meta.primary_key
             .iter()
-            .map(|&c| match generated.get(&id) {
+            .map(|&c| match generated.keys.get(&id) {
                 Some(key) if meta.columns[c].generated => key.clone(),
                 // The row is found by the key it is stored under, even if `write` changed it.
                 _ => entry.stored(c),
@@ -326,6 +384,7 @@ impl Session {
         match src {
             KeySrc::Value(v) => v.clone(),
             KeySrc::KeyOf { object, column } => generated
+                .keys
                 .get(object)
                 .cloned()
                 .unwrap_or_else(|| self.arena.entry(*object).obj.column_value(*column)),

@@ -38,6 +38,10 @@ pub enum Value {
     Blob(Vec<u8>),
     /// A boolean.
     Bool(bool),
+    /// A list of values of one SQL type (`NULL`s allowed), bound as one array parameter where
+    /// the database has arrays (PostgreSQL: `= ANY($1)`, `UNNEST`). The SQL renderer makes lists
+    /// only for dialects that bind them; no column ever holds one.
+    List(SqlType, Vec<Value>),
 }
 
 impl Value {
@@ -54,6 +58,7 @@ impl Value {
             Value::Text(_) => "text",
             Value::Blob(_) => "bytes",
             Value::Bool(_) => "a boolean",
+            Value::List(..) => "a list",
         }
     }
 }
@@ -72,6 +77,10 @@ impl Hash for Value {
             Value::Text(s) => s.hash(state),
             Value::Blob(b) => b.hash(state),
             Value::Bool(b) => b.hash(state),
+            Value::List(ty, items) => {
+                ty.hash(state);
+                items.hash(state);
+            }
         }
     }
 }
@@ -85,6 +94,7 @@ impl fmt::Display for Value {
             Value::Text(s) => write!(f, "{s:?}"),
             Value::Blob(b) => write!(f, "<{} bytes>", b.len()),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::List(_, items) => write!(f, "<list of {}>", items.len()),
         }
     }
 }

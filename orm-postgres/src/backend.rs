@@ -125,7 +125,7 @@ impl Backend for PgBackend {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let rows = bind_all(sql, params, self.persistent)
+            let rows = bind_all(sql, params, self.persistent)?
                 .fetch_all(&self.pool)
                 .await
                 .map_err(to_failure)?;
@@ -139,7 +139,7 @@ impl Backend for PgBackend {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
-            let result = bind_all(sql, params, self.persistent)
+            let result = bind_all(sql, params, self.persistent)?
                 .execute(&self.pool)
                 .await
                 .map_err(to_failure)?;
@@ -196,7 +196,7 @@ impl Transaction for PgTransaction {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let result = bind_all(sql, params, self.persistent)
+            let result = bind_all(sql, params, self.persistent)?
                 .fetch_all(&mut *self.tx)
                 .await
                 .map_err(to_failure)
@@ -212,7 +212,7 @@ impl Transaction for PgTransaction {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
-            let result = bind_all(sql, params, self.persistent)
+            let result = bind_all(sql, params, self.persistent)?
                 .execute(&mut *self.tx)
                 .await
                 .map_err(to_failure)

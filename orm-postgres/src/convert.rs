@@ -1,7 +1,7 @@
 //! Binding [`Value`]s as parameters and decoding result columns into [`Value`]s.
 
 use orm_core::backend::{DbFailure, FailureKind, Row};
-use orm_core::Value;
+use orm_core::{SqlType, Value};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, PgValueRef, Postgres};
@@ -14,23 +14,81 @@ pub(crate) type BoundQuery<'q> = Query<'q, Postgres, PgArguments>;
 /// Prepares `sql` with `params` bound in order. The SQL was rendered by orm-core, which binds
 /// every value as a parameter and never splices one into the text. `persistent` keeps the
 /// prepared statement in the connection's cache.
-pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>, persistent: bool) -> BoundQuery<'q> {
-    params
-        .into_iter()
-        .fold(sqlx::query(AssertSqlSafe(sql)), bind)
-        .persistent(persistent)
+pub(crate) fn bind_all<'q>(
+    sql: &str,
+    params: Vec<Value>,
+    persistent: bool,
+) -> Result<BoundQuery<'q>, DbFailure> {
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in params {
+        query = bind(query, value)?;
+    }
+    Ok(query.persistent(persistent))
 }
 
-/// Binds one value with the PostgreSQL type of its variant; NULL is sent untyped.
-fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
-    match value {
+/// Binds one value with the PostgreSQL type of its variant; NULL is sent untyped, a list as
+/// an array of its SQL type.
+fn bind<'q>(query: BoundQuery<'q>, value: Value) -> Result<BoundQuery<'q>, DbFailure> {
+    Ok(match value {
         Value::Null => query.bind(UntypedNull),
         Value::Integer(i) => query.bind(i),
         Value::Real(r) => query.bind(r),
         Value::Text(s) => query.bind(s),
         Value::Blob(b) => query.bind(b),
         Value::Bool(b) => query.bind(b),
+        Value::List(ty, items) => bind_array(query, ty, items)?,
+    })
+}
+
+/// Binds `items` as one array (`bigint[]`, `text[]`, ...), NULL elements kept.
+fn bind_array<'q>(
+    query: BoundQuery<'q>,
+    ty: SqlType,
+    items: Vec<Value>,
+) -> Result<BoundQuery<'q>, DbFailure> {
+    fn elements<T>(
+        items: Vec<Value>,
+        each: impl Fn(Value) -> Option<T>,
+    ) -> Result<Vec<Option<T>>, DbFailure> {
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Null => Ok(None),
+                other => {
+                    let kind = format!("{other:?}");
+                    each(other).map(Some).ok_or_else(|| {
+                        DbFailure::new(
+                            FailureKind::Other,
+                            format!("a list element {kind} does not match the list's SQL type"),
+                        )
+                    })
+                }
+            })
+            .collect()
     }
+    Ok(match ty {
+        SqlType::Integer => query.bind(elements(items, |v| match v {
+            Value::Integer(i) => Some(i),
+            Value::Bool(b) => Some(i64::from(b)),
+            _ => None,
+        })?),
+        SqlType::Real => query.bind(elements(items, |v| match v {
+            Value::Real(r) => Some(r),
+            _ => None,
+        })?),
+        SqlType::Text => query.bind(elements(items, |v| match v {
+            Value::Text(s) => Some(s),
+            _ => None,
+        })?),
+        SqlType::Blob => query.bind(elements(items, |v| match v {
+            Value::Blob(b) => Some(b),
+            _ => None,
+        })?),
+        SqlType::Boolean => query.bind(elements(items, |v| match v {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        })?),
+    })
 }
 
 /// A NULL parameter of unspecified type (OID 0): the server gives it the type its context
@@ -63,20 +121,53 @@ fn decode_column(row: &PgRow, index: usize) -> Result<Value, DbFailure> {
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let type_info = raw.type_info().into_owned();
-    match type_info.name() {
-        "INT8" => decode::<i64>(raw, index).map(Value::Integer),
-        "INT4" => decode::<i32>(raw, index).map(|i| Value::Integer(i.into())),
-        "INT2" => decode::<i16>(raw, index).map(|i| Value::Integer(i.into())),
-        "FLOAT8" => decode::<f64>(raw, index).map(Value::Real),
-        "FLOAT4" => decode::<f32>(raw, index).map(|f| Value::Real(f.into())),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => decode::<String>(raw, index).map(Value::Text),
-        "BYTEA" => decode::<Vec<u8>>(raw, index).map(Value::Blob),
-        "BOOL" => decode::<bool>(raw, index).map(Value::Bool),
-        other => Err(decode_failure(
-            index,
-            &format!("the PostgreSQL type {other} has no ORM value; cast it in the query"),
-        )),
+    let kind = ColumnKind::of(raw.type_info().name());
+    match kind {
+        ColumnKind::Int8 => decode::<i64>(raw, index).map(Value::Integer),
+        ColumnKind::Int4 => decode::<i32>(raw, index).map(|i| Value::Integer(i.into())),
+        ColumnKind::Int2 => decode::<i16>(raw, index).map(|i| Value::Integer(i.into())),
+        ColumnKind::Float8 => decode::<f64>(raw, index).map(Value::Real),
+        ColumnKind::Float4 => decode::<f32>(raw, index).map(|f| Value::Real(f.into())),
+        ColumnKind::Text => decode::<String>(raw, index).map(Value::Text),
+        ColumnKind::Bytea => decode::<Vec<u8>>(raw, index).map(Value::Blob),
+        ColumnKind::Bool => decode::<bool>(raw, index).map(Value::Bool),
+        ColumnKind::Other => {
+            let name = sqlx::Column::type_info(&row.columns()[index]).name().to_owned();
+            Err(decode_failure(
+                index,
+                &format!("the PostgreSQL type {name} has no ORM value; cast it in the query"),
+            ))
+        }
+    }
+}
+
+/// The PostgreSQL types a column is decoded from, read off its type name without a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    Int8,
+    Int4,
+    Int2,
+    Float8,
+    Float4,
+    Text,
+    Bytea,
+    Bool,
+    Other,
+}
+
+impl ColumnKind {
+    fn of(type_name: &str) -> ColumnKind {
+        match type_name {
+            "INT8" => ColumnKind::Int8,
+            "INT4" => ColumnKind::Int4,
+            "INT2" => ColumnKind::Int2,
+            "FLOAT8" => ColumnKind::Float8,
+            "FLOAT4" => ColumnKind::Float4,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => ColumnKind::Text,
+            "BYTEA" => ColumnKind::Bytea,
+            "BOOL" => ColumnKind::Bool,
+            _ => ColumnKind::Other,
+        }
     }
 }
 

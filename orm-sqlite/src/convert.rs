@@ -14,6 +14,12 @@ pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 ///
 /// A NaN is refused: SQLite stores it as NULL, so it would come back as something else.
 pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> Result<BoundQuery<'q>, DbFailure> {
+    if params.iter().any(|value| matches!(value, Value::List(..))) {
+        return Err(DbFailure::new(
+            FailureKind::Other,
+            "SQLite has no array parameters (the SQLite dialect never renders a list)",
+        ));
+    }
     if params
         .iter()
         .any(|value| matches!(value, Value::Real(r) if r.is_nan()))
@@ -38,6 +44,8 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
         Value::Text(s) => query.bind(s),
         Value::Blob(b) => query.bind(b),
         Value::Bool(b) => query.bind(i64::from(b)),
+        // Refused by `bind_all` before binding starts.
+        Value::List(..) => query.bind(None::<i64>),
     }
 }
 

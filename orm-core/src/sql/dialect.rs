@@ -70,7 +70,19 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         rows: &[(crate::Value, Vec<crate::Value>)],
         alias: &str,
     ) {
-        values_source(b, types, rows, alias, false);
+        let _ = types; // a VALUES list takes its types from the values
+        values_source(b, rows, alias);
+    }
+
+    /// `column IN (?, ?, ...)`: a predicate over a non-empty list of keys. A database that
+    /// binds arrays renders the list as one parameter (one statement text for every length,
+    /// planned once).
+    fn key_list(&self, b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {
+        b.ident(column).push(" IN (");
+        b.list(values.iter().cloned(), |b, v| {
+            b.param(v);
+        });
+        b.push(")");
     }
 
     /// Whether `CREATE TABLE` may declare a foreign key into a table that does not exist yet
@@ -94,34 +106,13 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// Writes `FROM (VALUES (...), ...) AS alias`; with `cast_first_row`, the first row's
-/// placeholders are cast to `types`, which then types the whole VALUES list (a database that
-/// types parameters needs it: a NULL parameter alone would be resolved as text).
-pub fn values_source(
-    b: &mut SqlBuilder,
-    types: &[SqlType],
-    rows: &[(crate::Value, Vec<crate::Value>)],
-    alias: &str,
-    cast_first_row: bool,
-) {
+/// Writes `FROM (VALUES (?, ?), ...) AS alias`.
+pub fn values_source(b: &mut SqlBuilder, rows: &[(crate::Value, Vec<crate::Value>)], alias: &str) {
     b.push(" FROM (VALUES ");
-    b.list(rows.iter().enumerate(), |b, (index, (key, values))| {
-        let cast = cast_first_row && index == 0;
-        b.push("(");
-        for (column, value) in std::iter::once(key).chain(values).enumerate() {
-            if column > 0 {
-                b.push(", ");
-            }
-            match types.get(column).filter(|_| cast) {
-                Some(&ty) => {
-                    let name = b.dialect.type_name(ty);
-                    b.push("CAST(").param(value.clone());
-                    b.push(" AS ").push(name).push(")");
-                }
-                None => {
-                    b.param(value.clone());
-                }
-            }
+    b.list(rows.iter(), |b, (key, values)| {
+        b.push("(").param(key.clone());
+        for value in values {
+            b.push(", ").param(value.clone());
         }
         b.push(")");
     });
@@ -221,6 +212,24 @@ impl Dialect for Postgres {
         true
     }
 
+    fn key_list(&self, b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {
+        match list_type(values) {
+            Some(ty) => {
+                b.ident(column).push(" = ANY(");
+                b.param(crate::Value::List(ty, values.to_vec())).push(")");
+            }
+            None => {
+                b.ident(column).push(" IN (");
+                b.list(values.iter().cloned(), |b, v| {
+                    b.param(v);
+                });
+                b.push(")");
+            }
+        }
+    }
+
+    /// `FROM UNNEST($1, $2, ...) AS alias(column1, column2, ...)`: one array per column, so
+    /// the statement has as many parameters as columns whatever the number of rows.
     fn update_from_values(
         &self,
         b: &mut SqlBuilder,
@@ -228,8 +237,46 @@ impl Dialect for Postgres {
         rows: &[(crate::Value, Vec<crate::Value>)],
         alias: &str,
     ) {
-        // Parameters are typed by their context; in a VALUES list the only context is the
-        // list itself, so the first row says the column types.
-        values_source(b, types, rows, alias, true);
+        b.push(" FROM UNNEST(");
+        for (column, &ty) in types.iter().enumerate() {
+            let items = rows
+                .iter()
+                .map(|(key, values)| match column {
+                    0 => key.clone(),
+                    _ => values.get(column - 1).cloned().unwrap_or(crate::Value::Null),
+                })
+                .collect();
+            if column > 0 {
+                b.push(", ");
+            }
+            b.param(crate::Value::List(ty, items));
+        }
+        b.push(") AS ").ident(alias).push("(");
+        b.list(1..=types.len(), |b, n| {
+            b.ident(&format!("column{n}"));
+        });
+        b.push(")");
     }
+}
+
+/// The SQL type shared by every value of a key list, if they share one (keys are never NULL).
+fn list_type(values: &[crate::Value]) -> Option<SqlType> {
+    use crate::Value;
+    let ty = match values.first()? {
+        Value::Integer(_) => SqlType::Integer,
+        Value::Text(_) => SqlType::Text,
+        Value::Blob(_) => SqlType::Blob,
+        Value::Bool(_) => SqlType::Boolean,
+        Value::Real(_) | Value::Null | Value::List(..) => return None,
+    };
+    let same = |v: &Value| {
+        matches!(
+            (ty, v),
+            (SqlType::Integer, Value::Integer(_))
+                | (SqlType::Text, Value::Text(_))
+                | (SqlType::Blob, Value::Blob(_))
+                | (SqlType::Boolean, Value::Bool(_))
+        )
+    };
+    values.iter().all(same).then_some(ty)
 }

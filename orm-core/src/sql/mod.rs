@@ -120,11 +120,8 @@ pub(crate) fn expr(b: &mut SqlBuilder, meta: &ModelMeta, e: &Expr) {
             b.push("1 = 0");
         }
         Expr::In { column, values } => {
-            b.ident(meta.columns[*column].name).push(" IN (");
-            b.list(values.iter().cloned(), |b, v| {
-                b.param(v);
-            });
-            b.push(")");
+            let dialect = b.dialect;
+            dialect.key_list(b, meta.columns[*column].name, values);
         }
         Expr::Like { column, pattern } => {
             b.ident(meta.columns[*column].name)

@@ -28,11 +28,17 @@ pub(crate) fn predicate(b: &mut SqlBuilder, set: &RowSet, depth: usize) {
             fk,
             parent,
             parent_column,
-        } => {
-            b.ident(model.columns[*fk].name).push(" IN (");
-            select_column(b, parent, *parent_column, depth + 1);
-            b.push(")");
-        }
+        } => match listed_keys(parent, *parent_column) {
+            Some(values) => {
+                let dialect = b.dialect;
+                dialect.key_list(b, model.columns[*fk].name, values);
+            }
+            None => {
+                b.ident(model.columns[*fk].name).push(" IN (");
+                select_column(b, parent, *parent_column, depth + 1);
+                b.push(")");
+            }
+        },
         RowSet::Subtree {
             fk,
             parent_column,
@@ -63,22 +69,24 @@ pub(crate) fn predicate(b: &mut SqlBuilder, set: &RowSet, depth: usize) {
     }
 }
 
+/// The key list of a set that is exactly a list of `column` values.
+fn listed_keys(set: &RowSet, column: usize) -> Option<&[crate::Value]> {
+    match set {
+        RowSet::Keys {
+            column: c, values, ..
+        } if *c == column && !values.is_empty() => Some(values),
+        _ => None,
+    }
+}
+
 /// Renders `SELECT column FROM table WHERE <predicate>`, or just the key list when the set
 /// is a list of exactly those values.
 fn select_column(b: &mut SqlBuilder, set: &RowSet, column: usize, depth: usize) {
-    if let RowSet::Keys {
-        column: c, values, ..
-    } = set
-    {
-        if *c == column && !values.is_empty() {
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    b.push(", ");
-                }
-                b.param(v.clone());
-            }
-            return;
-        }
+    if let Some(values) = listed_keys(set, column) {
+        b.list(values.iter().cloned(), |b, v| {
+            b.param(v);
+        });
+        return;
     }
     let model = set.model();
     b.push("SELECT ")

@@ -83,9 +83,16 @@ fn filters_number_their_parameters_in_order() {
     let statement = select(&POSTGRES, &ITEM, Some(&filter), &window);
     assert_eq!(
         statement.sql,
-        r#"SELECT "id", "label", "owner_id" FROM "items" WHERE ("label" = $1) OR ("id" IN ($2, $3)) ORDER BY "label" DESC LIMIT $4 OFFSET $5"#
+        r#"SELECT "id", "label", "owner_id" FROM "items" WHERE ("label" = $1) OR ("id" = ANY($2)) ORDER BY "label" DESC LIMIT $3 OFFSET $4"#
     );
-    assert_eq!(statement.params.len(), 5);
+    // The key list is one array parameter: one statement text whatever its length.
+    assert_eq!(statement.params.len(), 4);
+    assert_eq!(
+        statement.params[1],
+        Value::List(SqlType::Integer, vec![Value::Integer(1), Value::Integer(2)])
+    );
+    let sqlite = select(&SQLITE, &ITEM, Some(&filter), &window);
+    assert!(sqlite.sql.contains(r#"("id" IN (?, ?))"#), "{}", sqlite.sql);
 }
 
 #[test]
@@ -122,7 +129,7 @@ fn an_empty_in_list_matches_nothing() {
 }
 
 #[test]
-fn a_multi_row_update_types_its_values_where_parameters_are_typed_by_context() {
+fn a_multi_row_update_joins_a_values_list_or_unnested_arrays() {
     let rows = vec![
         (Value::Integer(1), vec![Value::Null, Value::Integer(7)]),
         (Value::Integer(2), vec![text("b"), Value::Null]),
@@ -131,11 +138,19 @@ fn a_multi_row_update_types_its_values_where_parameters_are_typed_by_context() {
         update_many(&SQLITE, &ITEM, &[1, 2], &rows).sql,
         r#"UPDATE "items" SET "label" = "orm_v"."column2", "owner_id" = "orm_v"."column3" FROM (VALUES (?, ?, ?), (?, ?, ?)) AS "orm_v" WHERE "items"."id" = "orm_v"."column1""#
     );
-    // A NULL alone in a VALUES column would be typed as text; the first row's casts type
-    // the whole list.
+    // One array per column: as many parameters as columns, whatever the number of rows.
+    let postgres = update_many(&POSTGRES, &ITEM, &[1, 2], &rows);
     assert_eq!(
-        update_many(&POSTGRES, &ITEM, &[1, 2], &rows).sql,
-        r#"UPDATE "items" SET "label" = "orm_v"."column2", "owner_id" = "orm_v"."column3" FROM (VALUES (CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS BIGINT)), ($4, $5, $6)) AS "orm_v" WHERE "items"."id" = "orm_v"."column1""#
+        postgres.sql,
+        r#"UPDATE "items" SET "label" = "orm_v"."column2", "owner_id" = "orm_v"."column3" FROM UNNEST($1, $2, $3) AS "orm_v"("column1", "column2", "column3") WHERE "items"."id" = "orm_v"."column1""#
+    );
+    assert_eq!(
+        postgres.params,
+        vec![
+            Value::List(SqlType::Integer, vec![Value::Integer(1), Value::Integer(2)]),
+            Value::List(SqlType::Text, vec![Value::Null, text("b")]),
+            Value::List(SqlType::Integer, vec![Value::Integer(7), Value::Null]),
+        ]
     );
 }
 

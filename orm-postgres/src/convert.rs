@@ -132,7 +132,9 @@ fn decode_column(row: &PgRow, index: usize) -> Result<Value, DbFailure> {
         ColumnKind::Bytea => decode::<Vec<u8>>(raw, index).map(Value::Blob),
         ColumnKind::Bool => decode::<bool>(raw, index).map(Value::Bool),
         ColumnKind::Other => {
-            let name = sqlx::Column::type_info(&row.columns()[index]).name().to_owned();
+            let name = sqlx::Column::type_info(&row.columns()[index])
+                .name()
+                .to_owned();
             Err(decode_failure(
                 index,
                 &format!("the PostgreSQL type {name} has no ORM value; cast it in the query"),

@@ -243,7 +243,10 @@ impl Dialect for Postgres {
                 .iter()
                 .map(|(key, values)| match column {
                     0 => key.clone(),
-                    _ => values.get(column - 1).cloned().unwrap_or(crate::Value::Null),
+                    _ => values
+                        .get(column - 1)
+                        .cloned()
+                        .unwrap_or(crate::Value::Null),
                 })
                 .collect();
             if column > 0 {

@@ -1,11 +1,11 @@
 //! The [`Backend`] and [`Transaction`] implementations over a sqlx [`PgPool`].
 
-use crate::convert::{bind_all, decode_row};
+use crate::convert::{bind_all, collect_rows};
 use crate::error::to_failure;
 use crate::options::PgOptions;
 use orm_core::backend::{Backend, BoxFuture, DbFailure, Dialect, ExecOutcome, Row, Transaction};
 use orm_core::{Error, Value};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::Postgres;
 use std::fmt;
 use std::str::FromStr;
@@ -110,10 +110,6 @@ fn outcome(result: PgQueryResult) -> ExecOutcome {
     ExecOutcome::new(result.rows_affected(), None)
 }
 
-fn decode_rows(rows: &[PgRow]) -> Result<Vec<Row>, DbFailure> {
-    rows.iter().map(decode_row).collect()
-}
-
 impl Backend for PgBackend {
     fn dialect(&self) -> &'static dyn Dialect {
         &orm_core::sql::POSTGRES
@@ -125,11 +121,7 @@ impl Backend for PgBackend {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let rows = bind_all(sql, params, self.persistent)?
-                .fetch_all(&self.pool)
-                .await
-                .map_err(to_failure)?;
-            decode_rows(&rows)
+            collect_rows(bind_all(sql, params, self.persistent)?.fetch(&self.pool)).await
         })
     }
 
@@ -196,11 +188,8 @@ impl Transaction for PgTransaction {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            let result = bind_all(sql, params, self.persistent)?
-                .fetch_all(&mut *self.tx)
-                .await
-                .map_err(to_failure)
-                .and_then(|rows| decode_rows(&rows));
+            let query = bind_all(sql, params, self.persistent)?;
+            let result = collect_rows(query.fetch(&mut *self.tx)).await;
             self.track(sql, &result);
             result
         })

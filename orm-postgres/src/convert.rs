@@ -5,6 +5,8 @@ use orm_core::{SqlType, Value};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, PgValueRef, Postgres};
+use futures_util::stream::BoxStream;
+use futures_util::TryStreamExt as _;
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Decode, Encode, Row as _, Type, TypeInfo as _, ValueRef as _};
 
@@ -107,21 +109,42 @@ impl Encode<'_, Postgres> for UntypedNull {
     }
 }
 
-/// Decodes every column of `row`.
-pub(crate) fn decode_row(row: &PgRow) -> Result<Row, DbFailure> {
-    (0..row.columns().len())
-        .map(|index| decode_column(row, index))
+/// Decodes the rows of a result as they arrive: each raw row is dropped once converted, and
+/// the column types are read once per result, not once per value.
+pub(crate) async fn collect_rows(
+    mut rows: BoxStream<'_, Result<PgRow, sqlx::Error>>,
+) -> Result<Vec<Row>, DbFailure> {
+    let mut out = Vec::new();
+    let mut kinds: Vec<ColumnKind> = Vec::new();
+    while let Some(row) = rows.try_next().await.map_err(crate::error::to_failure)? {
+        if kinds.is_empty() {
+            kinds = row
+                .columns()
+                .iter()
+                .map(|column| ColumnKind::of(sqlx::Column::type_info(column).name()))
+                .collect();
+        }
+        out.push(decode_row(&row, &kinds)?);
+    }
+    Ok(out)
+}
+
+/// Decodes every column of `row`, whose column kinds are `kinds`.
+fn decode_row(row: &PgRow, kinds: &[ColumnKind]) -> Result<Row, DbFailure> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(index, &kind)| decode_column(row, index, kind))
         .collect()
 }
 
 /// Decodes one column by its PostgreSQL type. Types outside the ORM's value set are an error
 /// naming the type, never a lossy conversion.
-fn decode_column(row: &PgRow, index: usize) -> Result<Value, DbFailure> {
+fn decode_column(row: &PgRow, index: usize, kind: ColumnKind) -> Result<Value, DbFailure> {
     let raw = row.try_get_raw(index).map_err(crate::error::to_failure)?;
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let kind = ColumnKind::of(raw.type_info().name());
     match kind {
         ColumnKind::Int8 => decode::<i64>(raw, index).map(Value::Integer),
         ColumnKind::Int4 => decode::<i32>(raw, index).map(|i| Value::Integer(i.into())),
@@ -143,7 +166,7 @@ fn decode_column(row: &PgRow, index: usize) -> Result<Value, DbFailure> {
     }
 }
 
-/// The PostgreSQL types a column is decoded from, read off its type name without a copy.
+/// The PostgreSQL types a column is decoded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColumnKind {
     Int8,

@@ -1,12 +1,12 @@
 //! Binding [`Value`]s as parameters and decoding result columns into [`Value`]s.
 
+use futures_util::stream::BoxStream;
+use futures_util::TryStreamExt as _;
 use orm_core::backend::{DbFailure, FailureKind, Row};
 use orm_core::{SqlType, Value};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, PgValueRef, Postgres};
-use futures_util::stream::BoxStream;
-use futures_util::TryStreamExt as _;
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Decode, Encode, Row as _, Type, TypeInfo as _, ValueRef as _};
 

@@ -27,6 +27,8 @@ pub mod column;
 pub mod error;
 pub mod meta;
 pub mod model;
+pub mod temporal;
+mod types;
 pub mod value;
 
 mod arena;

@@ -153,14 +153,9 @@ pub(crate) fn build<T: Model>(values: Vec<Value>) -> crate::Result<Box<dyn AnyMo
 fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueError)> {
     use crate::value::SqlType;
     meta.columns.iter().zip(values).find_map(|(column, value)| {
-        let fits = match (value, column.sql_type) {
-            (Value::Null, _) => column.nullable || column.primary_key,
-            (Value::Integer(_), SqlType::Integer | SqlType::Real | SqlType::Boolean) => true,
-            (Value::Bool(_), SqlType::Integer | SqlType::Boolean) => true,
-            (Value::Real(_), SqlType::Real) => true,
-            (Value::Text(_), SqlType::Text) => true,
-            (Value::Blob(_), SqlType::Blob) => true,
-            _ => false,
+        let fits = match value {
+            Value::Null => column.nullable || column.primary_key,
+            value => value.fits(column.sql_type),
         };
         let expected = match column.sql_type {
             SqlType::Integer => "an integer",
@@ -168,6 +163,11 @@ fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueErro
             SqlType::Text => "text",
             SqlType::Blob => "bytes",
             SqlType::Boolean => "a boolean",
+            SqlType::Uuid => "a UUID",
+            SqlType::Date => "a date",
+            SqlType::Time => "a time of day",
+            SqlType::Timestamp => "a timestamp",
+            SqlType::TimestampTz => "a timestamp with a zone",
         };
         (!fits).then(|| (column.name, ValueError::mismatch(expected, value)))
     })

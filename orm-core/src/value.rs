@@ -19,6 +19,16 @@ pub enum SqlType {
     Blob,
     /// A boolean (an integer 0/1 on SQLite).
     Boolean,
+    /// A UUID (`UUID` on PostgreSQL, 16 bytes on SQLite).
+    Uuid,
+    /// A calendar date (`DATE`; fixed-width text on SQLite).
+    Date,
+    /// A time of day (`TIME`; fixed-width text on SQLite).
+    Time,
+    /// A date and time without a zone (`TIMESTAMP`; fixed-width text on SQLite).
+    Timestamp,
+    /// An instant, stored in UTC (`TIMESTAMPTZ`; fixed-width UTC text on SQLite).
+    TimestampTz,
 }
 
 /// One SQL value. Parameters are always bound as `Value`s, never spliced into SQL text.
@@ -38,6 +48,16 @@ pub enum Value {
     Blob(Vec<u8>),
     /// A boolean.
     Bool(bool),
+    /// A UUID, its 16 bytes in order.
+    Uuid([u8; 16]),
+    /// A calendar date: days since 1970-01-01 (proleptic Gregorian calendar).
+    Date(i32),
+    /// A time of day: nanoseconds since midnight.
+    Time(u64),
+    /// A date and time without a zone: nanoseconds since 1970-01-01 00:00:00.
+    Timestamp(i128),
+    /// An instant: nanoseconds since 1970-01-01 00:00:00 UTC.
+    TimestampTz(i128),
     /// A list of values of one SQL type (`NULL`s allowed), bound as one array parameter where
     /// the database has arrays (PostgreSQL: `= ANY($1)`, `UNNEST`). The SQL renderer makes lists
     /// only for dialects that bind them; no column ever holds one.
@@ -50,6 +70,35 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// Whether a value read from the database can be a column of type `ty`: its own kind, or
+    /// the storage a database without that type uses (text for dates and times, bytes for
+    /// UUIDs, integers for booleans).
+    pub fn fits(&self, ty: SqlType) -> bool {
+        matches!(
+            (self, ty),
+            (
+                Value::Integer(_),
+                SqlType::Integer | SqlType::Real | SqlType::Boolean
+            ) | (Value::Bool(_), SqlType::Integer | SqlType::Boolean)
+                | (Value::Real(_), SqlType::Real)
+                | (Value::Text(_), SqlType::Text)
+                | (Value::Blob(_), SqlType::Blob | SqlType::Uuid)
+                | (Value::Uuid(_), SqlType::Uuid)
+                | (
+                    Value::Text(_),
+                    SqlType::Date
+                        | SqlType::Time
+                        | SqlType::Timestamp
+                        | SqlType::TimestampTz
+                        | SqlType::Uuid
+                )
+                | (Value::Date(_), SqlType::Date)
+                | (Value::Time(_), SqlType::Time)
+                | (Value::Timestamp(_), SqlType::Timestamp)
+                | (Value::TimestampTz(_), SqlType::TimestampTz)
+        )
+    }
+
     fn kind_name(&self) -> &'static str {
         match self {
             Value::Null => "NULL",
@@ -58,6 +107,11 @@ impl Value {
             Value::Text(_) => "text",
             Value::Blob(_) => "bytes",
             Value::Bool(_) => "a boolean",
+            Value::Uuid(_) => "a UUID",
+            Value::Date(_) => "a date",
+            Value::Time(_) => "a time of day",
+            Value::Timestamp(_) => "a timestamp",
+            Value::TimestampTz(_) => "a timestamp with a zone",
             Value::List(..) => "a list",
         }
     }
@@ -77,6 +131,10 @@ impl Hash for Value {
             Value::Text(s) => s.hash(state),
             Value::Blob(b) => b.hash(state),
             Value::Bool(b) => b.hash(state),
+            Value::Uuid(b) => b.hash(state),
+            Value::Date(d) => d.hash(state),
+            Value::Time(t) => t.hash(state),
+            Value::Timestamp(t) | Value::TimestampTz(t) => t.hash(state),
             Value::List(ty, items) => {
                 ty.hash(state);
                 items.hash(state);
@@ -94,6 +152,31 @@ impl fmt::Display for Value {
             Value::Text(s) => write!(f, "{s:?}"),
             Value::Blob(b) => write!(f, "<{} bytes>", b.len()),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::Uuid(b) => {
+                for (i, byte) in b.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        f.write_str("-")?;
+                    }
+                    write!(f, "{byte:02x}")?;
+                }
+                Ok(())
+            }
+            Value::Date(d) => match crate::temporal::format_date(i64::from(*d)) {
+                Ok(text) => f.write_str(&text),
+                Err(_) => write!(f, "<day {d}>"),
+            },
+            Value::Time(t) => match crate::temporal::format_time(*t) {
+                Ok(text) => f.write_str(&text),
+                Err(_) => write!(f, "<{t} ns>"),
+            },
+            Value::Timestamp(t) => match crate::temporal::format_timestamp(*t) {
+                Ok(text) => f.write_str(&text),
+                Err(_) => write!(f, "<{t} ns>"),
+            },
+            Value::TimestampTz(t) => match crate::temporal::format_instant(*t) {
+                Ok(text) => f.write_str(&text),
+                Err(_) => write!(f, "<{t} ns UTC>"),
+            },
             Value::List(_, items) => write!(f, "<list of {}>", items.len()),
         }
     }

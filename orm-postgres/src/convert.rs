@@ -38,8 +38,76 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> Result<BoundQuery<'q>, DbFai
         Value::Text(s) => query.bind(s),
         Value::Blob(b) => query.bind(b),
         Value::Bool(b) => query.bind(b),
+        Value::Uuid(bytes) => query.bind(sqlx::types::Uuid::from_bytes(bytes)),
+        Value::Date(days) => query.bind(temporal::date(days)?),
+        Value::Time(nanos) => query.bind(temporal::time(nanos)?),
+        Value::Timestamp(nanos) => query.bind(temporal::instant(nanos)?.naive_utc()),
+        Value::TimestampTz(nanos) => query.bind(temporal::instant(nanos)?),
         Value::List(ty, items) => bind_array(query, ty, items)?,
     })
+}
+
+/// The ORM's dates and times as chrono values, which sqlx encodes. PostgreSQL keeps
+/// microseconds: a value with a finer fraction is refused rather than rounded.
+mod temporal {
+    use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+    use orm_core::backend::{DbFailure, FailureKind};
+
+    const UNIX_EPOCH_FROM_CE: i32 = 719_163;
+    const NANOS: i128 = 1_000_000_000;
+
+    fn refuse(why: String) -> DbFailure {
+        DbFailure::new(FailureKind::Other, why)
+    }
+
+    fn whole_micros(nanos: i128) -> Result<(), DbFailure> {
+        match nanos % 1_000 {
+            0 => Ok(()),
+            _ => Err(refuse(format!(
+                "PostgreSQL keeps microseconds; a value with {} ns past the microsecond would \
+                 be rounded: truncate it first (chrono: `.trunc_subsecs(6)`)",
+                nanos.rem_euclid(1_000)
+            ))),
+        }
+    }
+
+    pub(super) fn date(days: i32) -> Result<NaiveDate, DbFailure> {
+        days.checked_add(UNIX_EPOCH_FROM_CE)
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| refuse(format!("day {days} is outside the supported dates")))
+    }
+
+    pub(super) fn time(nanos: u64) -> Result<NaiveTime, DbFailure> {
+        whole_micros(i128::from(nanos))?;
+        let (secs, frac) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+        u32::try_from(secs)
+            .ok()
+            .and_then(|s| NaiveTime::from_num_seconds_from_midnight_opt(s, frac as u32))
+            .ok_or_else(|| refuse(format!("{nanos} ns is not a time of day")))
+    }
+
+    pub(super) fn instant(nanos: i128) -> Result<DateTime<Utc>, DbFailure> {
+        whole_micros(nanos)?;
+        let secs = nanos.div_euclid(NANOS);
+        let frac = nanos.rem_euclid(NANOS) as u32;
+        i64::try_from(secs)
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, frac))
+            .ok_or_else(|| refuse(format!("{nanos} ns is outside the supported timestamps")))
+    }
+
+    pub(super) fn days_of(date: NaiveDate) -> i32 {
+        chrono::Datelike::num_days_from_ce(&date) - UNIX_EPOCH_FROM_CE
+    }
+
+    pub(super) fn nanos_of_time(time: NaiveTime) -> u64 {
+        use chrono::Timelike;
+        u64::from(time.num_seconds_from_midnight()) * 1_000_000_000 + u64::from(time.nanosecond())
+    }
+
+    pub(super) fn nanos_of(at: DateTime<Utc>) -> i128 {
+        i128::from(at.timestamp()) * NANOS + i128::from(at.timestamp_subsec_nanos())
+    }
 }
 
 /// Binds `items` as one array (`bigint[]`, `text[]`, ...), NULL elements kept.
@@ -88,6 +156,26 @@ fn bind_array<'q>(
         })?),
         SqlType::Boolean => query.bind(elements(items, |v| match v {
             Value::Bool(b) => Some(b),
+            _ => None,
+        })?),
+        SqlType::Uuid => query.bind(elements(items, |v| match v {
+            Value::Uuid(b) => Some(sqlx::types::Uuid::from_bytes(b)),
+            _ => None,
+        })?),
+        SqlType::Date => query.bind(elements(items, |v| match v {
+            Value::Date(d) => temporal::date(d).ok(),
+            _ => None,
+        })?),
+        SqlType::Time => query.bind(elements(items, |v| match v {
+            Value::Time(t) => temporal::time(t).ok(),
+            _ => None,
+        })?),
+        SqlType::Timestamp => query.bind(elements(items, |v| match v {
+            Value::Timestamp(t) => temporal::instant(t).ok().map(|at| at.naive_utc()),
+            _ => None,
+        })?),
+        SqlType::TimestampTz => query.bind(elements(items, |v| match v {
+            Value::TimestampTz(t) => temporal::instant(t).ok(),
             _ => None,
         })?),
     })
@@ -154,6 +242,19 @@ fn decode_column(row: &PgRow, index: usize, kind: ColumnKind) -> Result<Value, D
         ColumnKind::Text => decode::<String>(raw, index).map(Value::Text),
         ColumnKind::Bytea => decode::<Vec<u8>>(raw, index).map(Value::Blob),
         ColumnKind::Bool => decode::<bool>(raw, index).map(Value::Bool),
+        ColumnKind::Uuid => {
+            decode::<sqlx::types::Uuid>(raw, index).map(|u| Value::Uuid(*u.as_bytes()))
+        }
+        ColumnKind::Date => {
+            decode::<chrono::NaiveDate>(raw, index).map(|d| Value::Date(temporal::days_of(d)))
+        }
+        ColumnKind::Time => {
+            decode::<chrono::NaiveTime>(raw, index).map(|t| Value::Time(temporal::nanos_of_time(t)))
+        }
+        ColumnKind::Timestamp => decode::<chrono::NaiveDateTime>(raw, index)
+            .map(|t| Value::Timestamp(temporal::nanos_of(t.and_utc()))),
+        ColumnKind::TimestampTz => decode::<chrono::DateTime<chrono::Utc>>(raw, index)
+            .map(|t| Value::TimestampTz(temporal::nanos_of(t))),
         ColumnKind::Other => {
             let name = sqlx::Column::type_info(&row.columns()[index])
                 .name()
@@ -177,6 +278,11 @@ enum ColumnKind {
     Text,
     Bytea,
     Bool,
+    Uuid,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
     Other,
 }
 
@@ -191,6 +297,11 @@ impl ColumnKind {
             "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => ColumnKind::Text,
             "BYTEA" => ColumnKind::Bytea,
             "BOOL" => ColumnKind::Bool,
+            "UUID" => ColumnKind::Uuid,
+            "DATE" => ColumnKind::Date,
+            "TIME" => ColumnKind::Time,
+            "TIMESTAMP" => ColumnKind::Timestamp,
+            "TIMESTAMPTZ" => ColumnKind::TimestampTz,
             _ => ColumnKind::Other,
         }
     }

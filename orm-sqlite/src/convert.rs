@@ -30,9 +30,32 @@ pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> Result<BoundQuery<'
              store None in an Option<f64> field, or keep NaN out of the value",
         ));
     }
-    Ok(params
-        .into_iter()
-        .fold(sqlx::query(AssertSqlSafe(sql)), bind))
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in params {
+        query = bind(query, stored_form(value)?);
+    }
+    Ok(query)
+}
+
+/// What SQLite stores for a value it has no type for: a UUID as its 16 bytes, dates and times
+/// as fixed-width text whose order is time order (`orm_core::temporal`).
+fn stored_form(value: Value) -> Result<Value, DbFailure> {
+    let text = |formatted: Result<String, orm_core::temporal::TextFormError>| {
+        formatted.map(Value::Text).map_err(|e| {
+            DbFailure::new(
+                FailureKind::Other,
+                format!("cannot store on SQLite: {}", e.0),
+            )
+        })
+    };
+    match value {
+        Value::Uuid(bytes) => Ok(Value::Blob(bytes.to_vec())),
+        Value::Date(days) => text(orm_core::temporal::format_date(i64::from(days))),
+        Value::Time(nanos) => text(orm_core::temporal::format_time(nanos)),
+        Value::Timestamp(nanos) => text(orm_core::temporal::format_timestamp(nanos)),
+        Value::TimestampTz(nanos) => text(orm_core::temporal::format_instant(nanos)),
+        other => Ok(other),
+    }
 }
 
 /// Binds one value; a boolean is stored as the integer 0 or 1.
@@ -44,8 +67,13 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
         Value::Text(s) => query.bind(s),
         Value::Blob(b) => query.bind(b),
         Value::Bool(b) => query.bind(i64::from(b)),
-        // Refused by `bind_all` before binding starts.
-        Value::List(..) => query.bind(None::<i64>),
+        // Refused or converted by `bind_all` before binding starts.
+        Value::List(..)
+        | Value::Uuid(_)
+        | Value::Date(_)
+        | Value::Time(_)
+        | Value::Timestamp(_)
+        | Value::TimestampTz(_) => query.bind(None::<i64>),
     }
 }
 

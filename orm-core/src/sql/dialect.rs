@@ -146,8 +146,10 @@ impl Dialect for Sqlite {
             SqlType::Integer => "INTEGER",
             SqlType::Real => "REAL",
             SqlType::Text => "TEXT",
-            SqlType::Blob => "BLOB",
+            SqlType::Blob | SqlType::Uuid => "BLOB",
             SqlType::Boolean => "BOOLEAN",
+            // Fixed-width text, whose order is time order (see `temporal`).
+            SqlType::Date | SqlType::Time | SqlType::Timestamp | SqlType::TimestampTz => "TEXT",
         }
     }
 
@@ -197,6 +199,11 @@ impl Dialect for Postgres {
             SqlType::Text => "TEXT",
             SqlType::Blob => "BYTEA",
             SqlType::Boolean => "BOOLEAN",
+            SqlType::Uuid => "UUID",
+            SqlType::Date => "DATE",
+            SqlType::Time => "TIME",
+            SqlType::Timestamp => "TIMESTAMP",
+            SqlType::TimestampTz => "TIMESTAMPTZ",
         }
     }
 
@@ -270,6 +277,11 @@ fn list_type(values: &[crate::Value]) -> Option<SqlType> {
         Value::Text(_) => SqlType::Text,
         Value::Blob(_) => SqlType::Blob,
         Value::Bool(_) => SqlType::Boolean,
+        Value::Uuid(_) => SqlType::Uuid,
+        Value::Date(_) => SqlType::Date,
+        Value::Time(_) => SqlType::Time,
+        Value::Timestamp(_) => SqlType::Timestamp,
+        Value::TimestampTz(_) => SqlType::TimestampTz,
         Value::Real(_) | Value::Null | Value::List(..) => return None,
     };
     let same = |v: &Value| {
@@ -279,6 +291,11 @@ fn list_type(values: &[crate::Value]) -> Option<SqlType> {
                 | (SqlType::Text, Value::Text(_))
                 | (SqlType::Blob, Value::Blob(_))
                 | (SqlType::Boolean, Value::Bool(_))
+                | (SqlType::Uuid, Value::Uuid(_))
+                | (SqlType::Date, Value::Date(_))
+                | (SqlType::Time, Value::Time(_))
+                | (SqlType::Timestamp, Value::Timestamp(_))
+                | (SqlType::TimestampTz, Value::TimestampTz(_))
         )
     };
     values.iter().all(same).then_some(ty)

@@ -1,0 +1,153 @@
+//! Column types from other crates, each behind the cargo feature named after its crate:
+//! `chrono` (`NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`) and `uuid` (`Uuid`).
+//! They convert to the ORM's own representation ([`Value::Date`] and friends, whole numbers of
+//! days or nanoseconds, and [`Value::Uuid`]); the backends bind those natively (PostgreSQL) or
+//! as fixed-width text and 16-byte blobs (SQLite), so enabling a feature here is all a user does.
+
+#[allow(unused_imports)]
+use crate::temporal::{self, NANOS_PER_SECOND};
+#[allow(unused_imports)]
+use crate::value::{SqlType, SqlValue, Value, ValueError};
+
+/// A value that names no valid instance of `expected`.
+#[allow(dead_code)]
+fn invalid(expected: &'static str, why: impl std::fmt::Display) -> ValueError {
+    ValueError {
+        expected,
+        found: why.to_string(),
+    }
+}
+
+#[cfg(feature = "chrono")]
+mod chrono_types {
+    use super::*;
+    use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+
+    /// 0001-01-01 is day 1 of the common era; 1970-01-01 is day 719,163.
+    const UNIX_EPOCH_FROM_CE: i32 = 719_163;
+
+    fn date_from_days(days: i64) -> Result<NaiveDate, ValueError> {
+        i32::try_from(days)
+            .ok()
+            .and_then(|d| d.checked_add(UNIX_EPOCH_FROM_CE))
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| invalid("NaiveDate", format!("day {days}, outside chrono's range")))
+    }
+
+    fn time_from_nanos(nanos: u64) -> Result<NaiveTime, ValueError> {
+        let (secs, frac) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+        u32::try_from(secs)
+            .ok()
+            .and_then(|secs| NaiveTime::from_num_seconds_from_midnight_opt(secs, frac as u32))
+            .ok_or_else(|| invalid("NaiveTime", format!("{nanos} ns, not a time of day")))
+    }
+
+    fn instant_from_nanos(
+        expected: &'static str,
+        nanos: i128,
+    ) -> Result<DateTime<Utc>, ValueError> {
+        let secs = nanos.div_euclid(NANOS_PER_SECOND);
+        let frac = nanos.rem_euclid(NANOS_PER_SECOND) as u32;
+        i64::try_from(secs)
+            .ok()
+            .and_then(|secs| DateTime::from_timestamp(secs, frac))
+            .ok_or_else(|| invalid(expected, format!("{nanos} ns, outside chrono's range")))
+    }
+
+    fn nanos_of(at: &DateTime<Utc>) -> i128 {
+        i128::from(at.timestamp()) * NANOS_PER_SECOND + i128::from(at.timestamp_subsec_nanos())
+    }
+
+    impl SqlValue for NaiveDate {
+        const SQL_TYPE: SqlType = SqlType::Date;
+        fn to_value(&self) -> Value {
+            Value::Date(self.num_days_from_ce() - UNIX_EPOCH_FROM_CE)
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            match value {
+                Value::Date(days) => date_from_days(i64::from(days)),
+                Value::Text(text) => temporal::parse_date(&text)
+                    .map_err(|e| invalid("NaiveDate", e.0))
+                    .and_then(date_from_days),
+                other => Err(ValueError::mismatch("NaiveDate", &other)),
+            }
+        }
+    }
+
+    impl SqlValue for NaiveTime {
+        const SQL_TYPE: SqlType = SqlType::Time;
+        fn to_value(&self) -> Value {
+            // A leap second (nanosecond >= 1e9) counts into the next second.
+            let nanos = u64::from(self.num_seconds_from_midnight()) * 1_000_000_000
+                + u64::from(self.nanosecond());
+            Value::Time(nanos)
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            match value {
+                Value::Time(nanos) => time_from_nanos(nanos),
+                Value::Text(text) => temporal::parse_time(&text)
+                    .map_err(|e| invalid("NaiveTime", e.0))
+                    .and_then(time_from_nanos),
+                other => Err(ValueError::mismatch("NaiveTime", &other)),
+            }
+        }
+    }
+
+    impl SqlValue for NaiveDateTime {
+        const SQL_TYPE: SqlType = SqlType::Timestamp;
+        fn to_value(&self) -> Value {
+            Value::Timestamp(nanos_of(&self.and_utc()))
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            let nanos = match value {
+                Value::Timestamp(nanos) => nanos,
+                Value::Text(text) => {
+                    temporal::parse_timestamp(&text).map_err(|e| invalid("NaiveDateTime", e.0))?
+                }
+                other => return Err(ValueError::mismatch("NaiveDateTime", &other)),
+            };
+            instant_from_nanos("NaiveDateTime", nanos).map(|at| at.naive_utc())
+        }
+    }
+
+    impl SqlValue for DateTime<Utc> {
+        const SQL_TYPE: SqlType = SqlType::TimestampTz;
+        fn to_value(&self) -> Value {
+            Value::TimestampTz(nanos_of(self))
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            let nanos = match value {
+                Value::TimestampTz(nanos) => nanos,
+                Value::Text(text) => {
+                    temporal::parse_instant(&text).map_err(|e| invalid("DateTime<Utc>", e.0))?
+                }
+                other => return Err(ValueError::mismatch("DateTime<Utc>", &other)),
+            };
+            instant_from_nanos("DateTime<Utc>", nanos)
+        }
+    }
+}
+
+#[cfg(feature = "uuid")]
+mod uuid_types {
+    use super::*;
+    use uuid::Uuid;
+
+    impl SqlValue for Uuid {
+        const SQL_TYPE: SqlType = SqlType::Uuid;
+        fn to_value(&self) -> Value {
+            Value::Uuid(*self.as_bytes())
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            match value {
+                Value::Uuid(bytes) => Ok(Uuid::from_bytes(bytes)),
+                Value::Blob(bytes) => Uuid::from_slice(&bytes)
+                    .map_err(|_| invalid("Uuid", format!("{} bytes, not 16", bytes.len()))),
+                Value::Text(text) => {
+                    Uuid::parse_str(&text).map_err(|e| invalid("Uuid", format!("{text:?}: {e}")))
+                }
+                other => Err(ValueError::mismatch("Uuid", &other)),
+            }
+        }
+    }
+}

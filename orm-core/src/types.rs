@@ -1,5 +1,6 @@
 //! Column types from other crates, each behind the cargo feature named after its crate:
-//! `chrono` (`NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`) and `uuid` (`Uuid`).
+//! `chrono` (`NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`), `time` (`Date`, `Time`,
+//! `PrimitiveDateTime`, `OffsetDateTime`) and `uuid` (`Uuid`).
 //! They convert to the ORM's own representation ([`Value::Date`] and friends, whole numbers of
 //! days or nanoseconds, and [`Value::Uuid`]); the backends bind those natively (PostgreSQL) or
 //! as fixed-width text and 16-byte blobs (SQLite), so enabling a feature here is all a user does.
@@ -148,6 +149,115 @@ mod uuid_types {
                 }
                 other => Err(ValueError::mismatch("Uuid", &other)),
             }
+        }
+    }
+}
+
+#[cfg(feature = "time")]
+mod time_types {
+    use super::*;
+    use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+    /// The Julian day number of 1970-01-01.
+    const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
+    fn date_from_days(days: i64) -> Result<Date, ValueError> {
+        i32::try_from(days)
+            .ok()
+            .and_then(|d| d.checked_add(UNIX_EPOCH_JULIAN_DAY))
+            .and_then(|julian| Date::from_julian_day(julian).ok())
+            .ok_or_else(|| invalid("time::Date", format!("day {days}, outside time's range")))
+    }
+
+    fn time_from_nanos(nanos: u64) -> Result<Time, ValueError> {
+        let secs = nanos / 1_000_000_000;
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        u8::try_from(h)
+            .ok()
+            .and_then(|h| {
+                Time::from_hms_nano(h, m as u8, s as u8, (nanos % 1_000_000_000) as u32).ok()
+            })
+            .ok_or_else(|| invalid("time::Time", format!("{nanos} ns, not a time of day")))
+    }
+
+    fn instant_from_nanos(
+        expected: &'static str,
+        nanos: i128,
+    ) -> Result<OffsetDateTime, ValueError> {
+        OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .map_err(|_| invalid(expected, format!("{nanos} ns, outside time's range")))
+    }
+
+    fn nanos_of_time(t: Time) -> u64 {
+        let (h, m, s, n) = t.as_hms_nano();
+        (u64::from(h) * 3600 + u64::from(m) * 60 + u64::from(s)) * 1_000_000_000 + u64::from(n)
+    }
+
+    impl SqlValue for Date {
+        const SQL_TYPE: SqlType = SqlType::Date;
+        fn to_value(&self) -> Value {
+            Value::Date(self.to_julian_day() - UNIX_EPOCH_JULIAN_DAY)
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            match value {
+                Value::Date(days) => date_from_days(i64::from(days)),
+                Value::Text(text) => temporal::parse_date(&text)
+                    .map_err(|e| invalid("time::Date", e.0))
+                    .and_then(date_from_days),
+                other => Err(ValueError::mismatch("time::Date", &other)),
+            }
+        }
+    }
+
+    impl SqlValue for Time {
+        const SQL_TYPE: SqlType = SqlType::Time;
+        fn to_value(&self) -> Value {
+            Value::Time(nanos_of_time(*self))
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            match value {
+                Value::Time(nanos) => time_from_nanos(nanos),
+                Value::Text(text) => temporal::parse_time(&text)
+                    .map_err(|e| invalid("time::Time", e.0))
+                    .and_then(time_from_nanos),
+                other => Err(ValueError::mismatch("time::Time", &other)),
+            }
+        }
+    }
+
+    impl SqlValue for PrimitiveDateTime {
+        const SQL_TYPE: SqlType = SqlType::Timestamp;
+        fn to_value(&self) -> Value {
+            Value::Timestamp(self.assume_utc().unix_timestamp_nanos())
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            let nanos = match value {
+                Value::Timestamp(nanos) => nanos,
+                Value::Text(text) => temporal::parse_timestamp(&text)
+                    .map_err(|e| invalid("PrimitiveDateTime", e.0))?,
+                other => return Err(ValueError::mismatch("PrimitiveDateTime", &other)),
+            };
+            let at = instant_from_nanos("PrimitiveDateTime", nanos)?;
+            Ok(PrimitiveDateTime::new(at.date(), at.time()))
+        }
+    }
+
+    /// Stored as the instant in UTC; read back with the UTC offset (the instant is the same,
+    /// the offset it was written with is not kept).
+    impl SqlValue for OffsetDateTime {
+        const SQL_TYPE: SqlType = SqlType::TimestampTz;
+        fn to_value(&self) -> Value {
+            Value::TimestampTz(self.unix_timestamp_nanos())
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            let nanos = match value {
+                Value::TimestampTz(nanos) => nanos,
+                Value::Text(text) => {
+                    temporal::parse_instant(&text).map_err(|e| invalid("OffsetDateTime", e.0))?
+                }
+                other => return Err(ValueError::mismatch("OffsetDateTime", &other)),
+            };
+            instant_from_nanos("OffsetDateTime", nanos).map(|at| at.to_offset(UtcOffset::UTC))
         }
     }
 }

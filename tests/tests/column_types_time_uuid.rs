@@ -298,3 +298,92 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+/// The same columns through the `time` crate.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "tu_time_moments")]
+pub struct TimeMoment {
+    #[column(primary_key)]
+    pub id: i64,
+    pub day: time::Date,
+    pub at: time::Time,
+    pub local: time::PrimitiveDateTime,
+    pub instant: time::OffsetDateTime,
+}
+
+fn time_moments() -> Vec<TimeMoment> {
+    use time::macros::datetime;
+    [
+        (
+            1,
+            datetime!(0001-01-01 00:00:00),
+            datetime!(0001-01-01 00:00:00 UTC),
+        ),
+        (
+            2,
+            datetime!(1969-12-31 23:59:59.999_999),
+            datetime!(1969-12-31 23:59:59.999_999 -03:00),
+        ),
+        (
+            3,
+            datetime!(2100-06-01 12:30:00.25),
+            datetime!(2100-06-01 12:30:00.25 +05:30),
+        ),
+        (
+            4,
+            datetime!(9999-12-31 23:59:59.999_999),
+            datetime!(9999-12-31 12:00:00 +09:00),
+        ),
+    ]
+    .into_iter()
+    .map(|(id, local, instant)| TimeMoment {
+        id,
+        day: local.date(),
+        at: local.time(),
+        local,
+        instant,
+    })
+    .collect()
+}
+
+orm_tests::backend_test! {
+    /// Every value comes back as written; an `OffsetDateTime` in another zone comes back as
+    /// the same instant in UTC; ordering and filters follow time order.
+    #[tokio::test]
+    async fn time_crate_values_round_trip_and_order() -> Result<()> {
+        let t = harness::fresh(&[TimeMoment::META]).await;
+        let mut s = t.db.session();
+        for m in time_moments() {
+            s.add(m)?;
+        }
+        s.commit().await?;
+        let mut fresh = t.db.session();
+        for expected in time_moments() {
+            let h = fresh.get::<TimeMoment>(expected.id).await?.expect("stored");
+            let stored = fresh.read(h).await?.clone();
+            assert_eq!(stored.instant, expected.instant, "the same instant");
+            assert_eq!(stored.instant.offset(), time::UtcOffset::UTC, "read back in UTC");
+            assert_eq!(
+                TimeMoment { instant: expected.instant, ..stored },
+                expected
+            );
+        }
+        let ordered = fresh
+            .query::<TimeMoment>()
+            .order_by_desc(TimeMoment::INSTANT)
+            .all()
+            .await?;
+        let mut ids = Vec::new();
+        for h in ordered {
+            ids.push(fresh.read(h).await?.id);
+        }
+        assert_eq!(ids, [4, 3, 2, 1]);
+        let before_noon = fresh
+            .query::<TimeMoment>()
+            .filter(TimeMoment::AT.lt(time::macros::time!(12:00)))
+            .count()
+            .await?;
+        assert_eq!(before_noon, 1);
+        Ok(())
+    }
+}

@@ -168,6 +168,7 @@ fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueErro
             SqlType::Time => "a time of day",
             SqlType::Timestamp => "a timestamp",
             SqlType::TimestampTz => "a timestamp with a zone",
+            SqlType::Json => "a JSON document",
         };
         (!fits).then(|| (column.name, ValueError::mismatch(expected, value)))
     })

@@ -1,6 +1,7 @@
 //! Column types from other crates, each behind the cargo feature named after its crate:
 //! `chrono` (`NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`), `time` (`Date`, `Time`,
-//! `PrimitiveDateTime`, `OffsetDateTime`) and `uuid` (`Uuid`).
+//! `PrimitiveDateTime`, `OffsetDateTime`), `uuid` (`Uuid`) and `serde_json` (`serde_json::Value`,
+//! and [`Json<T>`](crate::Json) for any serializable `T`).
 //! They convert to the ORM's own representation ([`Value::Date`] and friends, whole numbers of
 //! days or nanoseconds, and [`Value::Uuid`]); the backends bind those natively (PostgreSQL) or
 //! as fixed-width text and 16-byte blobs (SQLite), so enabling a feature here is all a user does.
@@ -258,6 +259,44 @@ mod time_types {
                 other => return Err(ValueError::mismatch("OffsetDateTime", &other)),
             };
             instant_from_nanos("OffsetDateTime", nanos).map(|at| at.to_offset(UtcOffset::UTC))
+        }
+    }
+}
+
+#[cfg(feature = "serde_json")]
+mod json_types {
+    use super::*;
+    use crate::Json;
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    fn parse<T: DeserializeOwned>(expected: &'static str, value: Value) -> Result<T, ValueError> {
+        match value {
+            Value::Json(text) | Value::Text(text) => serde_json::from_str(&text)
+                .map_err(|e| invalid(expected, format!("JSON that does not fit: {e}"))),
+            other => Err(ValueError::mismatch(expected, &other)),
+        }
+    }
+
+    impl SqlValue for serde_json::Value {
+        const SQL_TYPE: SqlType = SqlType::Json;
+        fn to_value(&self) -> Value {
+            Value::Json(self.to_string())
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            parse("serde_json::Value", value)
+        }
+    }
+
+    impl<T: Serialize + DeserializeOwned> SqlValue for Json<T> {
+        const SQL_TYPE: SqlType = SqlType::Json;
+        fn to_value(&self) -> Value {
+            // A value serde cannot serialize (a map with non-string keys, say) becomes the
+            // empty text, which every backend refuses to store: never a silent substitute.
+            Value::Json(serde_json::to_string(&self.0).unwrap_or_default())
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            parse("Json<T>", value).map(Json)
         }
     }
 }

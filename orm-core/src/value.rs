@@ -29,6 +29,8 @@ pub enum SqlType {
     Timestamp,
     /// An instant, stored in UTC (`TIMESTAMPTZ`; fixed-width UTC text on SQLite).
     TimestampTz,
+    /// A JSON document (`JSONB` on PostgreSQL, text on SQLite).
+    Json,
 }
 
 /// One SQL value. Parameters are always bound as `Value`s, never spliced into SQL text.
@@ -58,6 +60,9 @@ pub enum Value {
     Timestamp(i128),
     /// An instant: nanoseconds since 1970-01-01 00:00:00 UTC.
     TimestampTz(i128),
+    /// A JSON document, as its text. Empty text is the mark of a value that did not serialize:
+    /// every backend refuses to store it.
+    Json(String),
     /// A list of values of one SQL type (`NULL`s allowed), bound as one array parameter where
     /// the database has arrays (PostgreSQL: `= ANY($1)`, `UNNEST`). The SQL renderer makes lists
     /// only for dialects that bind them; no column ever holds one.
@@ -96,6 +101,7 @@ impl Value {
                 | (Value::Time(_), SqlType::Time)
                 | (Value::Timestamp(_), SqlType::Timestamp)
                 | (Value::TimestampTz(_), SqlType::TimestampTz)
+                | (Value::Json(_) | Value::Text(_), SqlType::Json)
         )
     }
 
@@ -112,6 +118,7 @@ impl Value {
             Value::Time(_) => "a time of day",
             Value::Timestamp(_) => "a timestamp",
             Value::TimestampTz(_) => "a timestamp with a zone",
+            Value::Json(_) => "a JSON document",
             Value::List(..) => "a list",
         }
     }
@@ -135,6 +142,7 @@ impl Hash for Value {
             Value::Date(d) => d.hash(state),
             Value::Time(t) => t.hash(state),
             Value::Timestamp(t) | Value::TimestampTz(t) => t.hash(state),
+            Value::Json(text) => text.hash(state),
             Value::List(ty, items) => {
                 ty.hash(state);
                 items.hash(state);
@@ -177,10 +185,23 @@ impl fmt::Display for Value {
                 Ok(text) => f.write_str(&text),
                 Err(_) => write!(f, "<{t} ns UTC>"),
             },
+            Value::Json(text) => f.write_str(text),
             Value::List(_, items) => write!(f, "<list of {}>", items.len()),
         }
     }
 }
+
+/// Any serializable `T` stored as one JSON document (`JSONB` on PostgreSQL, text on SQLite),
+/// with the `serde_json` feature.
+///
+/// ```ignore
+/// #[derive(Serialize, Deserialize)]
+/// struct Settings { theme: String, beta: bool }
+/// // a model field:
+/// pub settings: Json<Settings>,
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Json<T>(pub T);
 
 /// A value read from the database did not fit the Rust type of its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

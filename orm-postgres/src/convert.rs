@@ -43,7 +43,19 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> Result<BoundQuery<'q>, DbFai
         Value::Time(nanos) => query.bind(temporal::time(nanos)?),
         Value::Timestamp(nanos) => query.bind(temporal::instant(nanos)?.naive_utc()),
         Value::TimestampTz(nanos) => query.bind(temporal::instant(nanos)?),
+        Value::Json(document) => query.bind(json(document)?),
         Value::List(ty, items) => bind_array(query, ty, items)?,
+    })
+}
+
+/// A JSON document as sqlx's raw JSON, which it sends as `jsonb`; text that is not JSON (or
+/// the empty mark of a value that did not serialize) is refused.
+fn json(document: String) -> Result<Box<sqlx::types::JsonRawValue>, DbFailure> {
+    sqlx::types::JsonRawValue::from_string(document).map_err(|e| {
+        DbFailure::new(
+            FailureKind::Other,
+            format!("a value is not a JSON document ({e}); nothing was stored"),
+        )
     })
 }
 
@@ -178,6 +190,10 @@ fn bind_array<'q>(
             Value::TimestampTz(t) => temporal::instant(t).ok(),
             _ => None,
         })?),
+        SqlType::Json => query.bind(elements(items, |v| match v {
+            Value::Json(document) => json(document).ok().map(sqlx::types::Json),
+            _ => None,
+        })?),
     })
 }
 
@@ -255,6 +271,8 @@ fn decode_column(row: &PgRow, index: usize, kind: ColumnKind) -> Result<Value, D
             .map(|t| Value::Timestamp(temporal::nanos_of(t.and_utc()))),
         ColumnKind::TimestampTz => decode::<chrono::DateTime<chrono::Utc>>(raw, index)
             .map(|t| Value::TimestampTz(temporal::nanos_of(t))),
+        ColumnKind::Json => decode::<Box<sqlx::types::JsonRawValue>>(raw, index)
+            .map(|document| Value::Json(document.get().to_owned())),
         ColumnKind::Other => {
             let name = sqlx::Column::type_info(&row.columns()[index])
                 .name()
@@ -283,6 +301,7 @@ enum ColumnKind {
     Time,
     Timestamp,
     TimestampTz,
+    Json,
     Other,
 }
 
@@ -302,6 +321,7 @@ impl ColumnKind {
             "TIME" => ColumnKind::Time,
             "TIMESTAMP" => ColumnKind::Timestamp,
             "TIMESTAMPTZ" => ColumnKind::TimestampTz,
+            "JSONB" | "JSON" => ColumnKind::Json,
             _ => ColumnKind::Other,
         }
     }

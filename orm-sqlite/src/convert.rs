@@ -54,6 +54,11 @@ fn stored_form(value: Value) -> Result<Value, DbFailure> {
         Value::Time(nanos) => text(orm_core::temporal::format_time(nanos)),
         Value::Timestamp(nanos) => text(orm_core::temporal::format_timestamp(nanos)),
         Value::TimestampTz(nanos) => text(orm_core::temporal::format_instant(nanos)),
+        Value::Json(document) if document.is_empty() => Err(DbFailure::new(
+            FailureKind::Other,
+            "a value did not serialize to JSON (serde refused it); nothing was stored",
+        )),
+        Value::Json(document) => Ok(Value::Text(document)),
         other => Ok(other),
     }
 }
@@ -73,7 +78,8 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
         | Value::Date(_)
         | Value::Time(_)
         | Value::Timestamp(_)
-        | Value::TimestampTz(_) => query.bind(None::<i64>),
+        | Value::TimestampTz(_)
+        | Value::Json(_) => query.bind(None::<i64>),
     }
 }
 

@@ -387,3 +387,99 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+/// Settings kept as one JSON document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Prefs {
+    pub theme: String,
+    pub tags: Vec<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "tu_documents")]
+pub struct Document {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub body: serde_json::Value,
+    pub prefs: orm_core::Json<Prefs>,
+    pub extra: Option<serde_json::Value>,
+}
+
+orm_tests::backend_test! {
+    /// Nested JSON with unicode and escapes, a typed `Json<T>`, JSON `null` apart from SQL
+    /// NULL; a value serde cannot serialize is refused, not replaced.
+    #[tokio::test]
+    async fn json_documents_round_trip() -> Result<()> {
+        let t = harness::fresh(&[Document::META]).await;
+        let mut s = t.db.session();
+        let body = serde_json::json!({
+            "name": "Ærøskøbing \u{1F600} \"quoted\" back\\slash\ttab",
+            "nested": {"list": [1, 2.5, -3e-7, true, null, {"deep": []}], "empty": {}},
+            "big": 9_007_199_254_740_993_i64,
+        });
+        let prefs = Prefs {
+            theme: "dark".into(),
+            tags: vec!["a".into(), "ü".into()],
+            limit: None,
+        };
+        let written = [
+            Document {
+                id: None,
+                body: body.clone(),
+                prefs: orm_core::Json(prefs.clone()),
+                extra: Some(serde_json::Value::Null),
+            },
+            Document {
+                id: None,
+                body: serde_json::json!([]),
+                prefs: orm_core::Json(prefs.clone()),
+                extra: None,
+            },
+        ];
+        let handles = written
+            .iter()
+            .map(|d| s.add(d.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        s.commit().await?;
+        let mut fresh = t.db.session();
+        for (h, expected) in handles.into_iter().zip(written) {
+            let id = s.read(h).await?.id;
+            let stored = fresh.get::<Document>(id).await?.expect("stored");
+            assert_eq!(*fresh.read(stored).await?, Document { id, ..expected });
+        }
+        let sql_nulls = t
+            .scalar("SELECT COUNT(*) FROM tu_documents WHERE extra IS NULL")
+            .await;
+        assert_eq!(sql_nulls, 1, "JSON null is a document; None is SQL NULL");
+
+        // A map with non-string keys does not serialize to JSON.
+        let bad: std::collections::HashMap<(i32, i32), i32> = [((1, 2), 3)].into();
+        let mut s = t.db.session();
+        s.add(Document {
+            id: None,
+            body: serde_json::json!(1),
+            prefs: orm_core::Json(prefs),
+            extra: None,
+        })?;
+        #[derive(Model, Debug)]
+        #[model(table = "tu_documents")]
+        pub struct Broken {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            pub body: orm_core::Json<std::collections::HashMap<(i32, i32), i32>>,
+            pub prefs: serde_json::Value,
+            pub extra: Option<serde_json::Value>,
+        }
+        s.add(Broken {
+            id: None,
+            body: orm_core::Json(bad),
+            prefs: serde_json::json!({}),
+            extra: None,
+        })?;
+        let err = s.commit().await.expect_err("not JSON");
+        assert!(err.to_string().contains("JSON"), "{err}");
+        assert_eq!(t.count("tu_documents").await, 2, "nothing of that flush was stored");
+        Ok(())
+    }
+}

@@ -150,6 +150,7 @@ impl Dialect for Sqlite {
             SqlType::Boolean => "BOOLEAN",
             // Fixed-width text, whose order is time order (see `temporal`).
             SqlType::Date | SqlType::Time | SqlType::Timestamp | SqlType::TimestampTz => "TEXT",
+            SqlType::Json => "TEXT",
         }
     }
 
@@ -204,6 +205,7 @@ impl Dialect for Postgres {
             SqlType::Time => "TIME",
             SqlType::Timestamp => "TIMESTAMP",
             SqlType::TimestampTz => "TIMESTAMPTZ",
+            SqlType::Json => "JSONB",
         }
     }
 
@@ -282,7 +284,7 @@ fn list_type(values: &[crate::Value]) -> Option<SqlType> {
         Value::Time(_) => SqlType::Time,
         Value::Timestamp(_) => SqlType::Timestamp,
         Value::TimestampTz(_) => SqlType::TimestampTz,
-        Value::Real(_) | Value::Null | Value::List(..) => return None,
+        Value::Real(_) | Value::Json(_) | Value::Null | Value::List(..) => return None,
     };
     let same = |v: &Value| {
         matches!(

@@ -24,6 +24,7 @@ extern crate self as orm_core;
 
 pub mod backend;
 pub mod column;
+pub mod decimal;
 pub mod error;
 pub mod meta;
 pub mod model;

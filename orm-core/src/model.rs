@@ -169,6 +169,7 @@ fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueErro
             SqlType::Timestamp => "a timestamp",
             SqlType::TimestampTz => "a timestamp with a zone",
             SqlType::Json => "a JSON document",
+            SqlType::Decimal => "a decimal",
         };
         (!fits).then(|| (column.name, ValueError::mismatch(expected, value)))
     })

@@ -1,7 +1,7 @@
 //! Column types from other crates, each behind the cargo feature named after its crate:
 //! `chrono` (`NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`), `time` (`Date`, `Time`,
 //! `PrimitiveDateTime`, `OffsetDateTime`), `uuid` (`Uuid`) and `serde_json` (`serde_json::Value`,
-//! and [`Json<T>`](crate::Json) for any serializable `T`).
+//! and [`Json<T>`](crate::Json) for any serializable `T`) and `rust_decimal` (`Decimal`).
 //! They convert to the ORM's own representation ([`Value::Date`] and friends, whole numbers of
 //! days or nanoseconds, and [`Value::Uuid`]); the backends bind those natively (PostgreSQL) or
 //! as fixed-width text and 16-byte blobs (SQLite), so enabling a feature here is all a user does.
@@ -297,6 +297,37 @@ mod json_types {
         }
         fn from_value(value: Value) -> Result<Self, ValueError> {
             parse("Json<T>", value).map(Json)
+        }
+    }
+}
+
+#[cfg(feature = "rust_decimal")]
+mod decimal_types {
+    use super::*;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn parse(text: &str) -> Result<Decimal, ValueError> {
+        Decimal::from_str_exact(text).map_err(|e| invalid("Decimal", format!("{text:?}: {e}")))
+    }
+
+    impl SqlValue for Decimal {
+        const SQL_TYPE: SqlType = SqlType::Decimal;
+        fn to_value(&self) -> Value {
+            Value::Decimal(self.to_string())
+        }
+        fn from_value(value: Value) -> Result<Self, ValueError> {
+            match value {
+                Value::Decimal(text) => parse(&text),
+                // SQLite: the sortable form this crate writes, or plain text written by others.
+                Value::Text(text) => match crate::decimal::from_sortable(&text) {
+                    Ok(plain) => parse(&plain),
+                    Err(_) => Decimal::from_str(&text)
+                        .map_err(|e| invalid("Decimal", format!("{text:?}: {e}"))),
+                },
+                Value::Integer(i) => Ok(Decimal::from(i)),
+                other => Err(ValueError::mismatch("Decimal", &other)),
+            }
         }
     }
 }

@@ -31,6 +31,9 @@ pub enum SqlType {
     TimestampTz,
     /// A JSON document (`JSONB` on PostgreSQL, text on SQLite).
     Json,
+    /// An exact decimal (`NUMERIC` on PostgreSQL; on SQLite, text whose order is numeric order,
+    /// see [`decimal`](crate::decimal)).
+    Decimal,
 }
 
 /// One SQL value. Parameters are always bound as `Value`s, never spliced into SQL text.
@@ -63,6 +66,8 @@ pub enum Value {
     /// A JSON document, as its text. Empty text is the mark of a value that did not serialize:
     /// every backend refuses to store it.
     Json(String),
+    /// An exact decimal, as plain text (`-123.4500`: the scale is kept).
+    Decimal(String),
     /// A list of values of one SQL type (`NULL`s allowed), bound as one array parameter where
     /// the database has arrays (PostgreSQL: `= ANY($1)`, `UNNEST`). The SQL renderer makes lists
     /// only for dialects that bind them; no column ever holds one.
@@ -102,6 +107,10 @@ impl Value {
                 | (Value::Timestamp(_), SqlType::Timestamp)
                 | (Value::TimestampTz(_), SqlType::TimestampTz)
                 | (Value::Json(_) | Value::Text(_), SqlType::Json)
+                | (
+                    Value::Decimal(_) | Value::Text(_) | Value::Integer(_),
+                    SqlType::Decimal
+                )
         )
     }
 
@@ -119,6 +128,7 @@ impl Value {
             Value::Timestamp(_) => "a timestamp",
             Value::TimestampTz(_) => "a timestamp with a zone",
             Value::Json(_) => "a JSON document",
+            Value::Decimal(_) => "a decimal",
             Value::List(..) => "a list",
         }
     }
@@ -142,7 +152,7 @@ impl Hash for Value {
             Value::Date(d) => d.hash(state),
             Value::Time(t) => t.hash(state),
             Value::Timestamp(t) | Value::TimestampTz(t) => t.hash(state),
-            Value::Json(text) => text.hash(state),
+            Value::Json(text) | Value::Decimal(text) => text.hash(state),
             Value::List(ty, items) => {
                 ty.hash(state);
                 items.hash(state);
@@ -185,7 +195,7 @@ impl fmt::Display for Value {
                 Ok(text) => f.write_str(&text),
                 Err(_) => write!(f, "<{t} ns UTC>"),
             },
-            Value::Json(text) => f.write_str(text),
+            Value::Json(text) | Value::Decimal(text) => f.write_str(text),
             Value::List(_, items) => write!(f, "<list of {}>", items.len()),
         }
     }

@@ -44,6 +44,7 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> Result<BoundQuery<'q>, DbFai
         Value::Timestamp(nanos) => query.bind(temporal::instant(nanos)?.naive_utc()),
         Value::TimestampTz(nanos) => query.bind(temporal::instant(nanos)?),
         Value::Json(document) => query.bind(json(document)?),
+        Value::Decimal(plain) => query.bind(decimal(&plain)?),
         Value::List(ty, items) => bind_array(query, ty, items)?,
     })
 }
@@ -55,6 +56,16 @@ fn json(document: String) -> Result<Box<sqlx::types::JsonRawValue>, DbFailure> {
         DbFailure::new(
             FailureKind::Other,
             format!("a value is not a JSON document ({e}); nothing was stored"),
+        )
+    })
+}
+
+/// A plain decimal as rust_decimal's `Decimal`, which sqlx sends as `numeric`.
+fn decimal(plain: &str) -> Result<rust_decimal::Decimal, DbFailure> {
+    rust_decimal::Decimal::from_str_exact(plain).map_err(|e| {
+        DbFailure::new(
+            FailureKind::Other,
+            format!("{plain:?} is not a decimal: {e}"),
         )
     })
 }
@@ -190,6 +201,10 @@ fn bind_array<'q>(
             Value::TimestampTz(t) => temporal::instant(t).ok(),
             _ => None,
         })?),
+        SqlType::Decimal => query.bind(elements(items, |v| match v {
+            Value::Decimal(plain) => decimal(&plain).ok(),
+            _ => None,
+        })?),
         SqlType::Json => query.bind(elements(items, |v| match v {
             Value::Json(document) => json(document).ok().map(sqlx::types::Json),
             _ => None,
@@ -271,6 +286,9 @@ fn decode_column(row: &PgRow, index: usize, kind: ColumnKind) -> Result<Value, D
             .map(|t| Value::Timestamp(temporal::nanos_of(t.and_utc()))),
         ColumnKind::TimestampTz => decode::<chrono::DateTime<chrono::Utc>>(raw, index)
             .map(|t| Value::TimestampTz(temporal::nanos_of(t))),
+        ColumnKind::Numeric => {
+            decode::<rust_decimal::Decimal>(raw, index).map(|d| Value::Decimal(d.to_string()))
+        }
         ColumnKind::Json => decode::<Box<sqlx::types::JsonRawValue>>(raw, index)
             .map(|document| Value::Json(document.get().to_owned())),
         ColumnKind::Other => {
@@ -302,6 +320,7 @@ enum ColumnKind {
     Timestamp,
     TimestampTz,
     Json,
+    Numeric,
     Other,
 }
 
@@ -322,6 +341,7 @@ impl ColumnKind {
             "TIMESTAMP" => ColumnKind::Timestamp,
             "TIMESTAMPTZ" => ColumnKind::TimestampTz,
             "JSONB" | "JSON" => ColumnKind::Json,
+            "NUMERIC" => ColumnKind::Numeric,
             _ => ColumnKind::Other,
         }
     }

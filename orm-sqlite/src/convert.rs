@@ -59,6 +59,14 @@ fn stored_form(value: Value) -> Result<Value, DbFailure> {
             "a value did not serialize to JSON (serde refused it); nothing was stored",
         )),
         Value::Json(document) => Ok(Value::Text(document)),
+        Value::Decimal(plain) => orm_core::decimal::to_sortable(&plain)
+            .map(Value::Text)
+            .map_err(|e| {
+                DbFailure::new(
+                    FailureKind::Other,
+                    format!("cannot store on SQLite: {}", e.0),
+                )
+            }),
         other => Ok(other),
     }
 }
@@ -79,7 +87,8 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
         | Value::Time(_)
         | Value::Timestamp(_)
         | Value::TimestampTz(_)
-        | Value::Json(_) => query.bind(None::<i64>),
+        | Value::Json(_)
+        | Value::Decimal(_) => query.bind(None::<i64>),
     }
 }
 

@@ -483,3 +483,62 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "tu_amounts")]
+pub struct Amount {
+    #[column(primary_key)]
+    pub id: i64,
+    pub value: rust_decimal::Decimal,
+    pub fee: Option<rust_decimal::Decimal>,
+}
+
+fn dec(text: &str) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_str_exact(text).expect("a decimal")
+}
+
+orm_tests::backend_test! {
+    /// 28-digit decimals come back digit for digit, scale included; order and comparison in
+    /// SQL are numeric on both backends (SQLite's text form sorts numerically).
+    #[tokio::test]
+    async fn decimals_are_exact_and_order_numerically() -> Result<()> {
+        let t = harness::fresh(&[Amount::META]).await;
+        let mut s = t.db.session();
+        let values = [
+            "-79228162514264337593543950335",
+            "-1.50",
+            "0.0000000000000000000000000001",
+            "2",
+            "1234567890123456789.123456789",
+            "7922816251426433759354395033.5",
+        ];
+        for (id, v) in values.iter().enumerate() {
+            s.add(Amount {
+                id: id as i64,
+                value: dec(v),
+                fee: (id % 2 == 1).then(|| dec("0.10")),
+            })?;
+        }
+        s.commit().await?;
+        let mut fresh = t.db.session();
+        let ordered = fresh.query::<Amount>().order_by(Amount::VALUE).all().await?;
+        let mut got = Vec::new();
+        for h in ordered {
+            let a = fresh.read(h).await?;
+            got.push((a.value.to_string(), a.fee.map(|f| f.to_string())));
+        }
+        let expected: Vec<(String, Option<String>)> = values
+            .iter()
+            .enumerate()
+            .map(|(id, v)| (v.to_string(), (id % 2 == 1).then(|| "0.10".to_string())))
+            .collect();
+        assert_eq!(got, expected, "exact digits and scale, in numeric order");
+        let above_one = fresh
+            .query::<Amount>()
+            .filter(Amount::VALUE.gt(dec("1.9")))
+            .count()
+            .await?;
+        assert_eq!(above_one, 3);
+        Ok(())
+    }
+}

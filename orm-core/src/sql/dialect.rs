@@ -150,7 +150,7 @@ impl Dialect for Sqlite {
             SqlType::Boolean => "BOOLEAN",
             // Fixed-width text, whose order is time order (see `temporal`).
             SqlType::Date | SqlType::Time | SqlType::Timestamp | SqlType::TimestampTz => "TEXT",
-            SqlType::Json => "TEXT",
+            SqlType::Json | SqlType::Decimal => "TEXT",
         }
     }
 
@@ -206,6 +206,7 @@ impl Dialect for Postgres {
             SqlType::Timestamp => "TIMESTAMP",
             SqlType::TimestampTz => "TIMESTAMPTZ",
             SqlType::Json => "JSONB",
+            SqlType::Decimal => "NUMERIC",
         }
     }
 
@@ -284,6 +285,7 @@ fn list_type(values: &[crate::Value]) -> Option<SqlType> {
         Value::Time(_) => SqlType::Time,
         Value::Timestamp(_) => SqlType::Timestamp,
         Value::TimestampTz(_) => SqlType::TimestampTz,
+        Value::Decimal(_) => SqlType::Decimal,
         Value::Real(_) | Value::Json(_) | Value::Null | Value::List(..) => return None,
     };
     let same = |v: &Value| {
@@ -298,6 +300,7 @@ fn list_type(values: &[crate::Value]) -> Option<SqlType> {
                 | (SqlType::Time, Value::Time(_))
                 | (SqlType::Timestamp, Value::Timestamp(_))
                 | (SqlType::TimestampTz, Value::TimestampTz(_))
+                | (SqlType::Decimal, Value::Decimal(_))
         )
     };
     values.iter().all(same).then_some(ty)

@@ -246,6 +246,9 @@ impl ValueError {
             or any type that implements `orm_core::SqlValue`",
     note = "a newtype or a field-less enum of yours becomes a column type with \
             `#[derive(SqlValue)]`",
+    note = "with a feature of orm-core: `chrono` (NaiveDate, NaiveTime, NaiveDateTime, \
+            DateTime<Utc>), `time` (Date, Time, PrimitiveDateTime, OffsetDateTime), `uuid` \
+            (Uuid), `serde_json` (serde_json::Value, orm_core::Json<T>), `rust_decimal` (Decimal)",
     note = "a relationship field must be HasMany<T>, HasOne<T>, BelongsTo<T> or ManyToMany<T>"
 )]
 pub trait SqlValue: Sized {

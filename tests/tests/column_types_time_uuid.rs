@@ -179,6 +179,12 @@ orm_tests::backend_test! {
             .count()
             .await?;
         assert_eq!(late_in_day, 4, "12:00:00.000001 is after noon");
+        let in_20th_century_or_before = s
+            .query::<Moment>()
+            .filter(Moment::DAY.le(date(1999, 12, 31)))
+            .count()
+            .await?;
+        assert_eq!(in_20th_century_or_before, 3);
         let by_local = s
             .query::<Moment>()
             .order_by_desc(Moment::LOCAL)
@@ -276,6 +282,15 @@ orm_tests::backend_test! {
         for &f in &files {
             assert_eq!(s.read(f).await?.folder_id, Some(first_id));
         }
+
+        // Eager loading by UUID keys, in a session that holds nothing yet.
+        let mut other = t.db.session();
+        let loaded = other.query::<Folder>().load(Folder::FILES).all().await?;
+        let mut sizes = Vec::new();
+        for folder in loaded {
+            sizes.push(other.related(folder, Folder::FILES).await?.len());
+        }
+        assert_eq!(sizes, [3, 3]);
 
         s.remove(folders[0], Folder::FILES, files[0]).await?;
         s.commit().await?;

@@ -557,3 +557,41 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+#[derive(Model, Debug)]
+#[model(table = "tu_audits")]
+pub struct Audit {
+    #[column(primary_key)]
+    pub id: Option<i64>,
+    pub what: String,
+    #[column(default = "CURRENT_TIMESTAMP")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+orm_tests::backend_test! {
+    /// `created_at` filled in by the database's clock, as a `DateTime<Utc>`, read back by the
+    /// INSERT on both backends.
+    #[tokio::test]
+    async fn a_created_at_default_reads_back_as_a_timestamp() -> Result<()> {
+        let t = harness::fresh(&[Audit::META]).await;
+        let mut s = t.db.session();
+        let before = Utc::now() - chrono::Duration::seconds(5);
+        let h = s.add(Audit {
+            id: None,
+            what: "login".into(),
+            created_at: None,
+        })?;
+        s.flush().await?;
+        let created = s.read(h).await?.created_at.expect("filled in by the database");
+        let after = Utc::now() + chrono::Duration::seconds(5);
+        assert!(before < created && created < after, "{created}");
+        s.commit().await?;
+        let recent = s
+            .query::<Audit>()
+            .filter(Audit::CREATED_AT.gt(Some(before)))
+            .count()
+            .await?;
+        assert_eq!(recent, 1);
+        Ok(())
+    }
+}

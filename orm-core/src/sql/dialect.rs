@@ -3,6 +3,7 @@
 //! branch on which database they render for.
 
 use super::SqlBuilder;
+use crate::column::CmpOp;
 use crate::value::SqlType;
 use std::fmt;
 
@@ -85,6 +86,12 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         b.push(")");
     }
 
+    /// `column op value`, evaluated exactly. A database that keeps less precision than the ORM
+    /// carries rewrites the bound to one it keeps, with the result exact arithmetic gives.
+    fn exact_comparison(&self, op: CmpOp, value: crate::Value) -> Comparison {
+        Comparison::Compare(op, value)
+    }
+
     /// Whether `CREATE TABLE` may declare a foreign key into a table that does not exist yet
     /// (SQLite resolves references when rows are written). Where it may not, a foreign key into
     /// a table created later (tables that reference each other) is added afterwards with
@@ -104,6 +111,18 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     fn with_recursive(&self) -> &'static str {
         "WITH RECURSIVE "
     }
+}
+
+/// How a comparison is written, once the dialect has made it exact.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Comparison {
+    /// `column op value`.
+    Compare(CmpOp, crate::Value),
+    /// No stored value can satisfy it (`1 = 0`).
+    Never,
+    /// Every non-NULL value satisfies it (`column IS NOT NULL`).
+    NotNull,
 }
 
 /// Writes `FROM (VALUES (?, ?), ...) AS alias`.
@@ -220,6 +239,29 @@ impl Dialect for Postgres {
 
     fn error_aborts_transaction(&self) -> bool {
         true
+    }
+
+    /// PostgreSQL keeps microseconds: a bound with a finer fraction is moved to the microsecond
+    /// that gives the same answer over stored values (all whole microseconds).
+    fn exact_comparison(&self, op: CmpOp, value: crate::Value) -> Comparison {
+        use crate::Value;
+        let (finer, rebuild): (i128, fn(i128) -> Value) = match value {
+            Value::Time(n) => (i128::from(n), |n| Value::Time(n as u64)),
+            Value::Timestamp(n) => (n, Value::Timestamp),
+            Value::TimestampTz(n) => (n, Value::TimestampTz),
+            other => return Comparison::Compare(op, other),
+        };
+        if finer.rem_euclid(1_000) == 0 {
+            return Comparison::Compare(op, rebuild(finer));
+        }
+        let floor = finer - finer.rem_euclid(1_000);
+        let ceil = floor + 1_000;
+        match op {
+            CmpOp::Gt | CmpOp::Le => Comparison::Compare(op, rebuild(floor)),
+            CmpOp::Ge | CmpOp::Lt => Comparison::Compare(op, rebuild(ceil)),
+            CmpOp::Eq => Comparison::Never,
+            CmpOp::Ne => Comparison::NotNull,
+        }
     }
 
     fn key_list(&self, b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {

@@ -7,7 +7,7 @@ pub(crate) mod describe;
 mod dialect;
 pub(crate) mod rowset;
 
-pub use dialect::{values_source, Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
+pub use dialect::{values_source, Comparison, Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
 
 use crate::column::Expr;
 use crate::meta::{ForeignKeyMeta, ModelMeta};
@@ -105,11 +105,22 @@ impl SqlBuilder {
 pub(crate) fn expr(b: &mut SqlBuilder, meta: &ModelMeta, e: &Expr) {
     match e {
         Expr::Compare { column, op, value } => {
-            b.ident(meta.columns[*column].name)
-                .push(" ")
-                .push(op.as_sql())
-                .push(" ")
-                .param(value.clone());
+            let name = meta.columns[*column].name;
+            match b.dialect.exact_comparison(*op, value.clone()) {
+                Comparison::Compare(op, value) => {
+                    b.ident(name)
+                        .push(" ")
+                        .push(op.as_sql())
+                        .push(" ")
+                        .param(value);
+                }
+                Comparison::Never => {
+                    b.push("1 = 0");
+                }
+                Comparison::NotNull => {
+                    b.ident(name).push(" IS NOT NULL");
+                }
+            }
         }
         Expr::IsNull(column) => {
             b.ident(meta.columns[*column].name).push(" IS NULL");

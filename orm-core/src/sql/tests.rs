@@ -168,3 +168,46 @@ fn a_foreign_key_into_a_later_table_is_added_and_dropped_by_name() {
         r#"ALTER TABLE IF EXISTS "items" DROP CONSTRAINT IF EXISTS "fk_items_owner_id""#
     );
 }
+
+#[test]
+fn a_finer_than_microsecond_bound_is_moved_where_postgres_gives_the_same_answer() {
+    static AT: ModelMeta = ModelMeta {
+        name: "Event",
+        table: "events",
+        columns: &[
+            column("id", SqlType::Integer, true),
+            column("at", SqlType::Timestamp, false),
+        ],
+        primary_key: &[0],
+        foreign_keys: &[],
+        relationships: &[],
+    };
+    let bound = Value::Timestamp(10_000_500); // 10 ms + 500 ns
+    let render = |op| {
+        let e = Expr::Compare {
+            column: 1,
+            op,
+            value: bound.clone(),
+        };
+        let statement = count(&POSTGRES, &AT, Some(&e));
+        (statement.sql, statement.params)
+    };
+    use crate::column::CmpOp;
+    // Stored values are whole microseconds: `> 10.0005 ms` is `> 10.000 ms`, `>= ...` is `>= 10.001 ms`.
+    assert_eq!(render(CmpOp::Gt).1, [Value::Timestamp(10_000_000)]);
+    assert_eq!(render(CmpOp::Ge).1, [Value::Timestamp(10_001_000)]);
+    assert_eq!(render(CmpOp::Lt).1, [Value::Timestamp(10_001_000)]);
+    assert_eq!(render(CmpOp::Le).1, [Value::Timestamp(10_000_000)]);
+    assert!(render(CmpOp::Eq).0.ends_with("WHERE 1 = 0"));
+    assert!(render(CmpOp::Ne).0.ends_with(r#"WHERE "at" IS NOT NULL"#));
+    let sqlite = count(
+        &SQLITE,
+        &AT,
+        Some(&Expr::Compare {
+            column: 1,
+            op: CmpOp::Gt,
+            value: bound.clone(),
+        }),
+    );
+    assert_eq!(sqlite.params, [bound], "SQLite keeps nanoseconds");
+}

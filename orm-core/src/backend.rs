@@ -49,6 +49,8 @@ pub enum FailureKind {
     Constraint(ConstraintKind),
     /// The statement named a table that does not exist.
     MissingTable(String),
+    /// The statement named a column its table does not have.
+    MissingColumn(String),
     /// The pool was closed.
     PoolClosed,
     /// No connection became free in time.
@@ -113,6 +115,10 @@ impl DbFailure {
                 source,
             },
             FailureKind::MissingTable(table) => Error::MissingTable { table },
+            FailureKind::MissingColumn(column) => Error::MissingColumn {
+                table: table.to_owned(),
+                column,
+            },
             FailureKind::PoolClosed => Error::PoolClosed,
             FailureKind::PoolTimeout => Error::PoolTimeout,
             FailureKind::Conflict(kind) => Error::Conflict {

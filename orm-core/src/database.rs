@@ -209,6 +209,24 @@ impl Database {
             .map_err(|f| Context::new(Action::Transaction, "schema").error(f))
     }
 
+    /// Checks that the tables of `models` (and of every model they reach) exist with every
+    /// column the models declare, by reading no row through each model's column list: the
+    /// first missing table or column is an [`Error::MissingTable`] or [`Error::MissingColumn`].
+    /// `create_all` leaves an existing table as it is, so a service calls this at start-up to
+    /// fail fast rather than on its first request.
+    pub async fn check_schema(&self, models: &[&'static ModelMeta]) -> Result<()> {
+        let window = sql::Window {
+            limit: Some(0),
+            ..sql::Window::default()
+        };
+        for model in self.model_set(models)? {
+            let statement = sql::select(self.dialect(), model, None, &window);
+            self.fetch(None, statement, Context::new(Action::Select, model.table))
+                .await?;
+        }
+        Ok(())
+    }
+
     fn model_set(&self, models: &[&'static ModelMeta]) -> Result<Vec<&'static ModelMeta>> {
         let all = schema::reachable(models);
         for model in &all {

@@ -198,6 +198,20 @@ pub enum Error {
         table: String,
     },
 
+    /// A column of the model is missing from its table: the table was created from an older
+    /// version of the model. Nothing was read or written through it.
+    #[error(
+        "the table `{table}` has no column `{column}` that the model expects: add the column \
+         (a migration), or drop and create the table again; `Database::check_schema` finds \
+         every such column at start-up"
+    )]
+    MissingColumn {
+        /// The table the statement used.
+        table: String,
+        /// The missing column.
+        column: String,
+    },
+
     /// The connection pool was closed with `Database::close`.
     #[error("the database connection pool is closed")]
     PoolClosed,

@@ -204,7 +204,7 @@ impl fmt::Display for Value {
 /// Any serializable `T` stored as one JSON document (`JSONB` on PostgreSQL, text on SQLite),
 /// with the `serde_json` feature.
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Serialize, Deserialize)]
 /// struct Settings { theme: String, beta: bool }
 /// // a model field:

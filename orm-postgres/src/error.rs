@@ -46,11 +46,21 @@ pub(crate) fn kind_of(code: &str, message: &str) -> FailureKind {
         "40P01" => FailureKind::Conflict(ConflictKind::Deadlock),
         "57014" => FailureKind::Canceled,
         "42P01" => missing_relation(message).map_or(FailureKind::Other, FailureKind::MissingTable),
+        "42703" => quoted(message).map_or(FailureKind::Other, FailureKind::MissingColumn),
         // Class 08 (connection exception) and the server shutting connections down.
         _ if code.starts_with("08") => FailureKind::Connection,
         "57P01" | "57P02" | "57P03" => FailureKind::Connection,
         _ => FailureKind::Other,
     }
+}
+
+/// The name in the first double quotes of a message: `column "nickname" does not exist`, or
+/// `column "nickname" of relation "users" does not exist`.
+fn quoted(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once('"')?;
+    let (name, _) = rest.split_once('"')?;
+    let column = name.rsplit_once('.').map_or(name, |(_, column)| column);
+    Some(column.to_owned())
 }
 
 /// The table named by `relation "users" does not exist` (without a schema prefix).

@@ -27,7 +27,11 @@ fn database_failure(db: &dyn DatabaseError) -> DbFailure {
     let kind = match constraint_kind(db) {
         Some(kind) => FailureKind::Constraint(kind),
         None if code.as_deref().is_some_and(is_busy) => FailureKind::Conflict(ConflictKind::Busy),
-        None => missing_table(&message).map_or(FailureKind::Other, FailureKind::MissingTable),
+        None => match (missing_table(&message), missing_column(&message)) {
+            (Some(table), _) => FailureKind::MissingTable(table),
+            (None, Some(column)) => FailureKind::MissingColumn(column),
+            (None, None) => FailureKind::Other,
+        },
     };
     let (table, column) = constraint_target(&message).unzip();
     let details = DbDetails::default().code(code).table(table).column(column);
@@ -78,6 +82,18 @@ pub(crate) fn constraint_kind_from_message(message: &str) -> Option<ConstraintKi
         .map(|&(_, kind)| kind)
 }
 
+/// The column named by "no such column: nickname" (a read) or "table users has no column
+/// named nickname" (a write), without a table prefix.
+pub(crate) fn missing_column(message: &str) -> Option<String> {
+    let name = match message.strip_prefix("no such column: ") {
+        Some(rest) => rest,
+        None => message.split_once(" has no column named ")?.1,
+    };
+    let name = name.split_whitespace().next()?;
+    let column = name.rsplit_once('.').map_or(name, |(_, column)| column);
+    Some(column.trim_matches('`').to_owned())
+}
+
 /// The table named by "no such table: main.users", without a schema prefix.
 pub(crate) fn missing_table(message: &str) -> Option<String> {
     let rest = message.strip_prefix("no such table: ")?;
@@ -123,6 +139,19 @@ mod tests {
             Some(ConstraintKind::Check)
         );
         assert_eq!(sort("database is locked"), None);
+    }
+
+    #[test]
+    fn missing_columns_are_named() {
+        assert_eq!(
+            missing_column("no such column: nickname").as_deref(),
+            Some("nickname")
+        );
+        assert_eq!(
+            missing_column("table users has no column named nickname").as_deref(),
+            Some("nickname")
+        );
+        assert_eq!(missing_column("no such table: users"), None);
     }
 
     #[test]

@@ -99,7 +99,7 @@ async fn a_missing_table_is_named() {
 }
 
 #[tokio::test]
-async fn anything_else_is_other_with_the_drivers_message() {
+async fn anything_else_is_other_with_the_drivers_message_and_missing_columns_are_named() {
     let backend = memory().await;
     let failure = failure(&backend, "SELEC nonsense", &[]).await;
     assert_eq!(failure.kind, FailureKind::Other);
@@ -109,7 +109,7 @@ async fn anything_else_is_other_with_the_drivers_message() {
         failure.message
     );
     let missing_column = failure_of(&backend, "SELECT nope FROM sqlite_master").await;
-    assert_eq!(missing_column, FailureKind::Other);
+    assert_eq!(missing_column, FailureKind::MissingColumn("nope".into()));
 }
 
 async fn failure_of(backend: &orm_sqlite::SqliteBackend, sql: &str) -> FailureKind {

@@ -575,3 +575,60 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+/// A model with a column its table (created by an older version) lacks.
+#[derive(Model, Debug)]
+#[model(table = "people")]
+pub struct Person {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub nickname: Option<String>,
+}
+
+orm_tests::backend_test! {
+    /// A column the table lacks is an error that names it, on reads, filters and writes, never
+    /// a made-up value (SQLite once read a double-quoted unknown name as a string literal);
+    /// `check_schema` finds it before any of them.
+    #[tokio::test]
+    async fn a_column_the_table_lacks_is_an_error_naming_it() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[]).await;
+        t.exec("CREATE TABLE people (id BIGINT PRIMARY KEY, name TEXT NOT NULL)")
+            .await;
+        t.exec("INSERT INTO people (id, name) VALUES (1, 'ann')").await;
+        let missing = |err: Error| match err {
+            Error::MissingColumn { table, column } => {
+                assert_eq!((table.as_str(), column.as_str()), ("people", "nickname"));
+            }
+            other => panic!("expected a missing column, got {other:?}"),
+        };
+        missing(t.db.check_schema(&[Person::META]).await.expect_err("no nickname"));
+
+        let mut s = t.db.session();
+        missing(s.get::<Person>(1i64).await.expect_err("read"));
+        let filtered = s
+            .query::<Person>()
+            .filter(Person::NICKNAME.eq(Some("nickname".to_owned())))
+            .count()
+            .await;
+        missing(filtered.expect_err("filter"));
+        s.add(Person {
+            id: 2,
+            name: "bob".into(),
+            nickname: None,
+        })?;
+        let err = s.flush().await.expect_err("write");
+        assert!(err.to_string().contains("nickname"), "{err}");
+        missing(err);
+
+        t.exec("ALTER TABLE people ADD COLUMN nickname TEXT").await;
+        t.db.check_schema(&[Person::META]).await?;
+        s.commit().await?;
+        assert_eq!(t.count("people").await, 2);
+        match t.db.check_schema(&[Ghost::META]).await {
+            Err(Error::MissingTable { table }) => assert_eq!(table, "ghosts"),
+            other => panic!("expected a missing table, got {other:?}"),
+        }
+        Ok(())
+    }
+}

@@ -147,9 +147,9 @@ fn deleting_a_parent_that_is_not_loaded_costs_one_statement_per_level() {
     assert_eq!(
         sql(&plan),
         [
-            r#"DELETE FROM "toy" WHERE "child_id" IN (SELECT "id" FROM "child" WHERE "parent_id" IN (?))"#,
-            r#"DELETE FROM "child" WHERE "parent_id" IN (?)"#,
-            r#"DELETE FROM "parent" WHERE "id" IN (?)"#,
+            r#"DELETE FROM `toy` WHERE `child_id` IN (SELECT `id` FROM `child` WHERE `parent_id` IN (?))"#,
+            r#"DELETE FROM `child` WHERE `parent_id` IN (?)"#,
+            r#"DELETE FROM `parent` WHERE `id` IN (?)"#,
         ]
     );
     assert_eq!(plan.deleted, [p]);
@@ -209,8 +209,8 @@ fn removing_from_a_delete_orphan_collection_deletes_the_child_by_key() {
     assert_eq!(
         sql(&plan),
         [
-            r#"DELETE FROM "toy" WHERE "child_id" IN (?)"#,
-            r#"DELETE FROM "child" WHERE "id" IN (?)"#,
+            r#"DELETE FROM `toy` WHERE `child_id` IN (?)"#,
+            r#"DELETE FROM `child` WHERE `id` IN (?)"#,
         ]
     );
     assert_eq!(plan.deleted, [c2]);
@@ -317,7 +317,7 @@ fn a_self_referential_subtree_is_deleted_with_one_recursive_statement() {
     let statements = sql(&plan);
     assert_eq!(statements.len(), 1, "{statements:?}");
     assert!(
-        statements[0].starts_with(r#"DELETE FROM "node" WHERE "id" IN (WITH RECURSIVE"#),
+        statements[0].starts_with(r#"DELETE FROM `node` WHERE `id` IN (WITH RECURSIVE"#),
         "{}",
         statements[0]
     );
@@ -339,8 +339,8 @@ fn deleting_a_middle_node_without_delete_cascade_reroots_only_its_direct_childre
     assert_eq!(
         sql(&plan),
         [
-            r#"UPDATE "folder" SET "parent_id" = NULL WHERE "parent_id" IN (?)"#,
-            r#"DELETE FROM "folder" WHERE "id" IN (?)"#,
+            r#"UPDATE `folder` SET `parent_id` = NULL WHERE `parent_id` IN (?)"#,
+            r#"DELETE FROM `folder` WHERE `id` IN (?)"#,
         ]
     );
 }

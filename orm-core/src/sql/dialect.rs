@@ -188,6 +188,16 @@ impl Dialect for Sqlite {
     fn forward_references(&self) -> bool {
         true
     }
+
+    /// Grave accents, not double quotes: SQLite reads a double-quoted name that matches no
+    /// column as a string literal (a model field missing from the table would read back as
+    /// its own name, and filter as a constant). A name in grave accents is always a name, so a
+    /// missing column is an error that names it.
+    fn quote_identifier(&self, sql: &mut String, name: &str) {
+        sql.push('`');
+        sql.push_str(&name.replace('`', "``"));
+        sql.push('`');
+    }
 }
 
 /// PostgreSQL 12 or later (the `orm-postgres` backend).

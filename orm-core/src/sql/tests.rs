@@ -52,7 +52,7 @@ fn placeholders_follow_the_dialect_and_values_stay_bound() {
     let sqlite = insert(&SQLITE, &ITEM, &[1, 2], values.clone(), &[]);
     assert_eq!(
         sqlite.sql,
-        r#"INSERT INTO "items" ("label", "owner_id") VALUES (?, ?), (?, ?)"#
+        r#"INSERT INTO `items` (`label`, `owner_id`) VALUES (?, ?), (?, ?)"#
     );
     let postgres = insert(&POSTGRES, &ITEM, &[1, 2], values.clone(), &[0]);
     assert_eq!(
@@ -92,14 +92,14 @@ fn filters_number_their_parameters_in_order() {
         Value::List(SqlType::Integer, vec![Value::Integer(1), Value::Integer(2)])
     );
     let sqlite = select(&SQLITE, &ITEM, Some(&filter), &window);
-    assert!(sqlite.sql.contains(r#"("id" IN (?, ?))"#), "{}", sqlite.sql);
+    assert!(sqlite.sql.contains(r#"(`id` IN (?, ?))"#), "{}", sqlite.sql);
 }
 
 #[test]
 fn tables_are_created_with_keys_and_on_delete_rules_per_dialect() {
     assert_eq!(
         create_table(&SQLITE, &ITEM, |_| true).sql,
-        r#"CREATE TABLE IF NOT EXISTS "items" ("id" INTEGER PRIMARY KEY, "label" TEXT, "owner_id" INTEGER, FOREIGN KEY ("owner_id") REFERENCES "owners" ("id") ON DELETE CASCADE)"#
+        r#"CREATE TABLE IF NOT EXISTS `items` (`id` INTEGER PRIMARY KEY, `label` TEXT, `owner_id` INTEGER, FOREIGN KEY (`owner_id`) REFERENCES `owners` (`id`) ON DELETE CASCADE)"#
     );
     let postgres = create_table(&POSTGRES, &ITEM, |_| true).sql;
     assert!(
@@ -110,9 +110,13 @@ fn tables_are_created_with_keys_and_on_delete_rules_per_dialect() {
 
 #[test]
 fn identifiers_are_quoted_with_embedded_quotes_doubled() {
-    let mut b = SqlBuilder::new(&SQLITE);
+    let mut b = SqlBuilder::new(&POSTGRES);
     b.ident(r#"we"ird"#);
     assert_eq!(b.finish().sql, r#""we""ird""#);
+    // SQLite quotes with grave accents, which never turn into a string literal.
+    let mut b = SqlBuilder::new(&SQLITE);
+    b.ident("we`ird");
+    assert_eq!(b.finish().sql, "`we``ird`");
 }
 
 #[test]
@@ -125,7 +129,7 @@ fn an_empty_in_list_matches_nothing() {
             values: Vec::new(),
         }),
     );
-    assert_eq!(statement.sql, r#"SELECT COUNT(*) FROM "items" WHERE 1 = 0"#);
+    assert_eq!(statement.sql, r#"SELECT COUNT(*) FROM `items` WHERE 1 = 0"#);
 }
 
 #[test]
@@ -136,7 +140,7 @@ fn a_multi_row_update_joins_a_values_list_or_unnested_arrays() {
     ];
     assert_eq!(
         update_many(&SQLITE, &ITEM, &[1, 2], &rows).sql,
-        r#"UPDATE "items" SET "label" = "orm_v"."column2", "owner_id" = "orm_v"."column3" FROM (VALUES (?, ?, ?), (?, ?, ?)) AS "orm_v" WHERE "items"."id" = "orm_v"."column1""#
+        r#"UPDATE `items` SET `label` = `orm_v`.`column2`, `owner_id` = `orm_v`.`column3` FROM (VALUES (?, ?, ?), (?, ?, ?)) AS `orm_v` WHERE `items`.`id` = `orm_v`.`column1`"#
     );
     // One array per column: as many parameters as columns, whatever the number of rows.
     let postgres = update_many(&POSTGRES, &ITEM, &[1, 2], &rows);

@@ -549,3 +549,55 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+/// A plain table for set sizes beyond any parameter limit.
+#[derive(Model, Debug)]
+#[model(table = "q_many")]
+pub struct Many {
+    #[column(primary_key)]
+    pub id: i64,
+    pub n: i64,
+}
+
+orm_tests::backend_test! {
+    /// `is_in` and a bulk delete over 40,000 keys: more than SQLite binds in one statement
+    /// (32,766), so the keys go as one array (PostgreSQL) or one JSON array (SQLite).
+    #[tokio::test]
+    async fn key_sets_of_any_size_are_bound() -> Result<()> {
+        const N: i64 = 40_000;
+        let t = orm_tests::harness::fresh(&[Many::META]).await;
+        t.exec(match t.backend {
+            orm_tests::harness::Backend::Sqlite => {
+                "WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM k WHERE x < 40000) \
+                 INSERT INTO q_many (id, n) SELECT x, x % 7 FROM k"
+            }
+            orm_tests::harness::Backend::Postgres => {
+                "INSERT INTO q_many (id, n) SELECT g, g % 7 FROM generate_series(1, 40000) g"
+            }
+        })
+        .await;
+        let mut s = t.db.session();
+        let evens: Vec<i64> = (1..=N).filter(|k| k % 2 == 0).chain([N + 1, N + 2]).collect();
+        let found = s
+            .query::<Many>()
+            .filter(Many::ID.is_in(evens.clone()))
+            .count()
+            .await?;
+        assert_eq!(found, (N / 2) as u64);
+        let deleted = s
+            .query::<Many>()
+            .filter(Many::ID.is_in(evens))
+            .delete()
+            .await?;
+        assert_eq!(deleted, (N / 2) as u64);
+        s.commit().await?;
+        assert_eq!(t.count("q_many").await, N / 2);
+        let none = s
+            .query::<Many>()
+            .filter(Many::N.is_in((0..20_000).map(i64::from)))
+            .count()
+            .await?;
+        assert_eq!(none, (N / 2) as u64, "every n is in 0..7");
+        Ok(())
+    }
+}

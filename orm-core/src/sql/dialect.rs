@@ -189,6 +189,25 @@ impl Dialect for Sqlite {
         true
     }
 
+    /// Up to half the parameter limit, `IN (?, ?, ...)`; beyond, where an IN-list could not be
+    /// bound at all (`is_in` with 100,000 values, the guard or capture of a bulk delete), the
+    /// keys go as one JSON array parameter, `IN (SELECT value FROM json_each(?))`: integers and
+    /// text survive JSON exactly. Other keys (bytes) stay an IN-list.
+    fn key_list(&self, b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {
+        if values.len() > self.max_params() / 2 {
+            if let Some(array) = json_array(values) {
+                b.ident(column).push(" IN (SELECT value FROM json_each(");
+                b.param(crate::Value::Text(array)).push("))");
+                return;
+            }
+        }
+        b.ident(column).push(" IN (");
+        b.list(values.iter().cloned(), |b, v| {
+            b.param(v);
+        });
+        b.push(")");
+    }
+
     /// Grave accents, not double quotes: SQLite reads a double-quoted name that matches no
     /// column as a string literal (a model field missing from the table would read back as
     /// its own name, and filter as a constant). A name in grave accents is always a name, so a
@@ -322,6 +341,45 @@ impl Dialect for Postgres {
         });
         b.push(")");
     }
+}
+
+/// A JSON array of integer or text keys, if every key is one of those.
+fn json_array(values: &[crate::Value]) -> Option<String> {
+    use crate::Value;
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(values.len() * 8 + 2);
+    out.push('[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match value {
+            Value::Integer(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Text(text) => json_string(&mut out, text),
+            _ => return None,
+        }
+    }
+    out.push(']');
+    Some(out)
+}
+
+/// Appends `text` as a JSON string.
+fn json_string(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// The SQL type shared by every value of a key list, if they share one (keys are never NULL).

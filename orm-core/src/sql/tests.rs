@@ -215,3 +215,36 @@ fn a_finer_than_microsecond_bound_is_moved_where_postgres_gives_the_same_answer(
     );
     assert_eq!(sqlite.params, [bound], "SQLite keeps nanoseconds");
 }
+
+#[test]
+fn a_key_list_beyond_the_parameter_limit_is_one_json_array_on_sqlite() {
+    let keys: Vec<Value> = (0..20_000).map(|i| text(&format!("k\"\\\n{i}"))).collect();
+    let statement = count(
+        &SQLITE,
+        &ITEM,
+        Some(&Expr::In {
+            column: 1,
+            values: keys,
+        }),
+    );
+    assert!(
+        statement
+            .sql
+            .ends_with("`label` IN (SELECT value FROM json_each(?))"),
+        "{}",
+        statement.sql
+    );
+    let [Value::Text(array)] = statement.params.as_slice() else {
+        panic!("one parameter: {:?}", statement.params.len());
+    };
+    assert!(array.starts_with(r#"["k\"\\\u000a0","#), "{}", &array[..40]);
+    let small = count(
+        &SQLITE,
+        &ITEM,
+        Some(&Expr::In {
+            column: 0,
+            values: vec![Value::Integer(1)],
+        }),
+    );
+    assert!(small.sql.ends_with("`id` IN (?)"), "{}", small.sql);
+}

@@ -489,3 +489,45 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+orm_tests::backend_test! {
+    /// Reloading an expired object whose row no longer fits names the column, as a query does.
+    #[tokio::test]
+    async fn a_reload_that_does_not_fit_names_the_column() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[Numbers::META]).await;
+        let mut s = t.db.session();
+        let h = s.add(numbers(Extreme::Min))?;
+        s.commit().await?; // expires the object
+        t.exec("UPDATE ct_numbers SET a_u16 = 70000").await;
+        match s.read(h).await {
+            Err(Error::Decode { model, column, .. }) => {
+                assert_eq!((model, column), ("Numbers", "a_u16"));
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+        t.exec("UPDATE ct_numbers SET a_u16 = 7").await;
+        assert_eq!(s.read(h).await?.a_u16, 7, "the next read reloads again");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
+    /// Negative zero: PostgreSQL keeps its sign; SQLite stores it as the integer 0, so it
+    /// reads back as positive zero (equal to it, as IEEE 754 says). The guide says so.
+    #[tokio::test]
+    async fn negative_zero_is_kept_where_the_database_keeps_it() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[Numbers::META]).await;
+        let mut s = t.db.session();
+        let mut n = numbers(Extreme::Min);
+        n.a_f64 = -0.0;
+        n.a_f32 = -0.0;
+        let h = s.add(n)?;
+        s.commit().await?;
+        let stored = s.read(h).await?;
+        assert_eq!(stored.a_f64, 0.0);
+        let sign_kept = t.backend == orm_tests::harness::Backend::Postgres;
+        assert_eq!(stored.a_f64.is_sign_negative(), sign_kept, "f64");
+        assert_eq!(stored.a_f32.is_sign_negative(), sign_kept, "f32");
+        Ok(())
+    }
+}

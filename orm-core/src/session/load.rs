@@ -14,11 +14,14 @@ use crate::sql::{self, Window};
 use crate::value::Value;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-fn decode_error(meta: &'static ModelMeta, source: crate::value::ValueError) -> Error {
-    // The derive's conversions do not say which column failed; name the model and its table.
+fn decode_error(
+    meta: &'static ModelMeta,
+    column: usize,
+    source: crate::value::ValueError,
+) -> Error {
     Error::Decode {
         model: meta.name,
-        column: meta.table,
+        column: meta.columns.get(column).map_or(meta.table, |c| c.name),
         source,
     }
 }
@@ -72,7 +75,7 @@ impl Session {
             entry
                 .obj
                 .set_column_value(column, value)
-                .map_err(|source| decode_error(meta, source))?;
+                .map_err(|source| decode_error(meta, column, source))?;
         }
         entry.snapshot = None;
         entry.expired = false;

@@ -601,3 +601,60 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+#[derive(Model, Debug)]
+#[model(table = "q_guard_parents")]
+pub struct GuardParent {
+    #[column(primary_key)]
+    pub id: i64,
+    #[relationship(back_populates = "parent")]
+    pub kids: HasMany<GuardKid>,
+}
+
+/// A child whose key to its parent is NOT NULL and not cascaded: deleting a parent that still
+/// has one is refused before any delete (the guard).
+#[derive(Model, Debug)]
+#[model(table = "q_guard_kids")]
+pub struct GuardKid {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(foreign_key = "q_guard_parents.id")]
+    pub parent_id: i64,
+    #[relationship(back_populates = "kids")]
+    pub parent: BelongsTo<GuardParent>,
+}
+
+orm_tests::backend_test! {
+    /// A bulk delete of 40,000 parents checks their NOT NULL children in one statement whatever
+    /// the number of keys: refused while one has a child, done once it has none.
+    #[tokio::test]
+    async fn the_guard_of_a_huge_bulk_delete_is_bound_in_one_piece() -> Result<()> {
+        let t = orm_tests::harness::fresh(&[GuardParent::META, GuardKid::META]).await;
+        t.exec(match t.backend {
+            orm_tests::harness::Backend::Sqlite => {
+                "WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM k WHERE x < 40000) \
+                 INSERT INTO q_guard_parents (id) SELECT x FROM k"
+            }
+            orm_tests::harness::Backend::Postgres => {
+                "INSERT INTO q_guard_parents (id) SELECT g FROM generate_series(1, 40000) g"
+            }
+        })
+        .await;
+        t.exec("INSERT INTO q_guard_kids (id, parent_id) VALUES (1, 39999)").await;
+        let mut s = t.db.session();
+        let err = s
+            .query::<GuardParent>()
+            .delete()
+            .await
+            .expect_err("parent 39999 has a child");
+        assert!(matches!(err, Error::WouldNullRequiredKey { .. }), "{err:?}");
+        s.rollback().await?;
+        assert_eq!(t.count("q_guard_parents").await, 40_000, "nothing deleted");
+        t.exec("DELETE FROM q_guard_kids").await;
+        let deleted = s.query::<GuardParent>().delete().await?;
+        s.commit().await?;
+        assert_eq!(deleted, 40_000);
+        assert_eq!(t.count("q_guard_parents").await, 0);
+        Ok(())
+    }
+}

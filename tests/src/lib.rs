@@ -1,6 +1,7 @@
 //! Shared fixtures of the end-to-end tests: the models of the seed documents and small helpers.
 //! The mdBook's chapters are also compiled here as doctests (see `guide`).
 
+pub mod faults;
 pub mod fixtures;
 pub mod harness;
 pub mod models;

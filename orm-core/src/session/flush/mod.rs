@@ -91,19 +91,34 @@ impl Session {
                 self.apply(plan, generated, &captures);
                 Ok(())
             }
-            Err(err) => {
+            Err(Failed { error, savepoint }) => {
                 // A fresh transaction holds nothing but this flush: dropping it rolls it back.
-                if !fresh {
-                    let _ = self.db.savepoint(&mut tx, SavepointStep::RollBack).await;
-                    let _ = self.db.savepoint(&mut tx, SavepointStep::Release).await;
-                    self.tx = Some(tx);
-                    self.tx_lost = false;
-                } else {
+                if fresh {
                     let _ = tx.rollback().await;
+                } else if self.undo_flush(&mut tx, savepoint).await {
+                    self.tx = Some(tx);
+                } else {
+                    // The transaction cannot be brought back to where this flush began: give
+                    // it up, and forget what the session had applied of it, as after a
+                    // rollback, rather than commit an unknown state later.
+                    let _ = tx.rollback().await;
+                    self.discard_transaction();
                 }
-                Err(err)
+                self.tx_lost = false;
+                Err(error)
             }
         }
+    }
+
+    /// Rolls a later flush back to its savepoint; false if the transaction is not known to be
+    /// where the flush began (the savepoint was not taken where a failure aborts the whole
+    /// transaction, or rolling back to it failed).
+    async fn undo_flush(&self, tx: &mut Box<dyn Transaction>, savepoint: bool) -> bool {
+        if !savepoint {
+            return !self.db.dialect().error_aborts_transaction();
+        }
+        self.db.savepoint(tx, SavepointStep::RollBack).await.is_ok()
+            && self.db.savepoint(tx, SavepointStep::Release).await.is_ok()
     }
 
     async fn execute_plan(
@@ -111,19 +126,39 @@ impl Session {
         tx: &mut Box<dyn Transaction>,
         plan: &Plan,
         fresh: bool,
-    ) -> Result<(Generated, Captures)> {
+    ) -> std::result::Result<(Generated, Captures), Failed> {
         if !fresh {
-            self.db.savepoint(tx, SavepointStep::Begin).await?;
+            self.db
+                .savepoint(tx, SavepointStep::Begin)
+                .await
+                .map_err(|error| Failed {
+                    error,
+                    savepoint: false,
+                })?;
         }
+        let held = |error| Failed {
+            error,
+            savepoint: !fresh,
+        };
         let mut generated = Generated::default();
         let mut captures = vec![Vec::new(); plan.captures];
         for step in &plan.steps {
             self.execute_step(tx, plan, step, &mut generated, &mut captures)
-                .await?;
+                .await
+                .map_err(held)?;
         }
         if !fresh {
-            self.db.savepoint(tx, SavepointStep::Release).await?;
+            self.db
+                .savepoint(tx, SavepointStep::Release)
+                .await
+                .map_err(held)?;
         }
         Ok((generated, captures))
     }
+}
+
+/// A flush that failed, and whether its savepoint was taken (a later flush only).
+struct Failed {
+    error: Error,
+    savepoint: bool,
 }

@@ -70,6 +70,22 @@ pub fn placeholders(sql: &str) -> String {
     out
 }
 
+/// Polls `future` at most `polls` times (yielding to the runtime in between), then drops it:
+/// a request cancelled at that await point. Returns whether it completed.
+pub async fn drop_after_polls<F: Future>(future: F, polls: usize) -> bool {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        let ready =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready()))
+                .await;
+        if ready {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
+}
+
 /// What a skipped test instance returns.
 pub trait Skipped {
     /// The value of a test that did not run.

@@ -5,6 +5,7 @@
 
 use orm_core::prelude::*;
 use orm_core::Value;
+use orm_tests::harness::drop_after_polls;
 use orm_tests::models::{Address, User};
 
 async fn user_and_loose_address(t: &orm_tests::harness::Fresh) {
@@ -705,20 +706,6 @@ orm_tests::backend_test! {
             assert_eq!(s.read(held[0]).await?.email_address, "new@x");
         }
         Ok(())
-    }
-}
-
-/// Polls `future` at most `polls` times (yielding to the runtime in between), then drops it.
-async fn drop_after_polls<F: std::future::Future>(future: F, polls: usize) {
-    let mut future = std::pin::pin!(future);
-    for _ in 0..polls {
-        let ready =
-            std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready()))
-                .await;
-        if ready {
-            return;
-        }
-        tokio::task::yield_now().await;
     }
 }
 

@@ -212,6 +212,17 @@ pub enum Error {
         column: String,
     },
 
+    /// An earlier call was cancelled (its future dropped) while it held the session's
+    /// transaction, so the database rolled the transaction back. The session has forgotten
+    /// what it wrote in it, as after a rollback; this call did nothing. Redo the work and
+    /// commit again. Reported once, by the first call after the loss.
+    #[error(
+        "an earlier call on this session was cancelled while it held the transaction, so the \
+         database rolled it back: the session forgot what it had written in it (objects added \
+         in it are detached, the others reload); redo that work and commit again"
+    )]
+    TransactionLost,
+
     /// The connection pool was closed with `Database::close`.
     #[error("the database connection pool is closed")]
     PoolClosed,

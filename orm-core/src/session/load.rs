@@ -89,7 +89,7 @@ impl Session {
         filter: Option<&Expr>,
         window: &Window,
     ) -> Result<Vec<Row>> {
-        self.recover_lost_transaction();
+        self.recover_lost_transaction()?;
         self.db.ensure_valid(meta)?;
         let statement = sql::select(self.db.dialect(), meta, filter, window);
         self.fetch_in_tx(statement, Context::new(Action::Select, meta.table))

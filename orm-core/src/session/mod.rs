@@ -249,6 +249,7 @@ impl Session {
         statement: crate::sql::Statement,
         ctx: crate::database::Context,
     ) -> Result<Vec<crate::backend::Row>> {
+        self.recover_lost_transaction()?;
         let result = self.db.fetch(self.tx.as_mut(), statement, ctx).await;
         if result.is_err() && self.tx.is_some() && self.db.dialect().error_aborts_transaction() {
             self.rollback().await?;
@@ -259,11 +260,15 @@ impl Session {
     /// After a future that held the open transaction was dropped, the transaction was rolled
     /// back with it: the session forgets what it had applied of it, as after a rollback, so that
     /// it tells the truth about the database again.
-    pub(crate) fn recover_lost_transaction(&mut self) {
+    ///
+    /// The call that finds this out says so once, with [`Error::TransactionLost`].
+    pub(crate) fn recover_lost_transaction(&mut self) -> Result<()> {
         if std::mem::take(&mut self.tx_lost) {
             self.tx = None;
             self.discard_transaction();
+            return Err(Error::TransactionLost);
         }
+        Ok(())
     }
 
     /// Flushes, commits, then (by default) expires every object so the next access reloads it.
@@ -303,7 +308,8 @@ impl Session {
     /// Rolls back the transaction: objects deleted in it become persistent again, objects added
     /// in it leave the session, every object is expired, pending deletions are forgotten.
     pub async fn rollback(&mut self) -> Result<()> {
-        self.recover_lost_transaction();
+        // A transaction already lost is rolled back all the same: nothing to report.
+        let _ = self.recover_lost_transaction();
         if let Some(tx) = self.tx.take() {
             self.db.count_end(crate::sql::TransactionEnd::Rollback);
             self.tx_lost = true; // dropped here, the transaction is rolled back all the same

@@ -68,7 +68,7 @@ fn count_of(rows: &[Vec<Value>]) -> i64 {
 impl Session {
     /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
-        self.recover_lost_transaction();
+        self.recover_lost_transaction()?;
         self.adopt_assignments().await?;
         self.cascade_save_update()?;
         let plan = planner::plan_flush(&self.arena, unloaded_roots)?;

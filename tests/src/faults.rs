@@ -23,6 +23,8 @@ pub struct Faults(Arc<State>);
 struct State {
     calls: AtomicU64,
     fail_at: AtomicU64,
+    /// The call that never answers (a database that hangs), for cancellation tests.
+    stall_at: AtomicU64,
 }
 
 impl Default for State {
@@ -30,6 +32,7 @@ impl Default for State {
         State {
             calls: AtomicU64::new(0),
             fail_at: AtomicU64::new(DISARMED),
+            stall_at: AtomicU64::new(DISARMED),
         }
     }
 }
@@ -38,7 +41,16 @@ impl Faults {
     /// Counts calls from zero and fails the one with index `at`.
     pub fn arm(&self, at: u64) {
         self.0.calls.store(0, Ordering::SeqCst);
+        self.0.stall_at.store(DISARMED, Ordering::SeqCst);
         self.0.fail_at.store(at, Ordering::SeqCst);
+    }
+
+    /// Counts calls from zero and makes the one with index `at` wait forever, so that a future
+    /// dropped later is dropped exactly there.
+    pub fn stall(&self, at: u64) {
+        self.0.calls.store(0, Ordering::SeqCst);
+        self.0.fail_at.store(DISARMED, Ordering::SeqCst);
+        self.0.stall_at.store(at, Ordering::SeqCst);
     }
 
     /// Counts calls from zero and fails none.
@@ -51,8 +63,11 @@ impl Faults {
         self.0.calls.load(Ordering::SeqCst)
     }
 
-    fn check(&self, what: &str) -> Result<(), DbFailure> {
+    async fn check(&self, what: &str) -> Result<(), DbFailure> {
         let index = self.0.calls.fetch_add(1, Ordering::SeqCst);
+        if index == self.0.stall_at.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if index == self.0.fail_at.load(Ordering::SeqCst) {
             return Err(DbFailure::new(
                 FailureKind::Other,
@@ -97,7 +112,7 @@ impl Backend for Faulty {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            self.faults.check(sql)?;
+            self.faults.check(sql).await?;
             self.inner.fetch(sql, params).await
         })
     }
@@ -108,14 +123,14 @@ impl Backend for Faulty {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
-            self.faults.check(sql)?;
+            self.faults.check(sql).await?;
             self.inner.execute(sql, params).await
         })
     }
 
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
         Box::pin(async move {
-            self.faults.check("BEGIN")?;
+            self.faults.check("BEGIN").await?;
             let inner = self.inner.begin().await?;
             Ok(Box::new(FaultyTx {
                 inner,
@@ -147,7 +162,7 @@ impl Transaction for FaultyTx {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<Vec<Row>, DbFailure>> {
         Box::pin(async move {
-            self.faults.check(sql)?;
+            self.faults.check(sql).await?;
             self.inner.fetch(sql, params).await
         })
     }
@@ -158,7 +173,7 @@ impl Transaction for FaultyTx {
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>> {
         Box::pin(async move {
-            self.faults.check(sql)?;
+            self.faults.check(sql).await?;
             self.inner.execute(sql, params).await
         })
     }
@@ -167,7 +182,7 @@ impl Transaction for FaultyTx {
         Box::pin(async move {
             // On an injected failure the transaction is dropped: rolled back, as a failed
             // COMMIT leaves it.
-            self.faults.check("COMMIT")?;
+            self.faults.check("COMMIT").await?;
             self.inner.commit().await
         })
     }

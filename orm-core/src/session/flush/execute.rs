@@ -192,8 +192,10 @@ impl Session {
             let filled = self
                 .run_insert(tx, batch, omitted, chunk, plan, generated, ctx)
                 .await?;
-            for (&id, row) in chunk.iter().zip(filled) {
-                generated.record(model, id, omitted, row);
+            if !omitted.is_empty() {
+                for (&id, row) in chunk.iter().zip(filled.chunks(omitted.len())) {
+                    generated.record(model, id, omitted, row);
+                }
             }
         }
         Ok(())
@@ -218,8 +220,8 @@ impl Session {
         }
     }
 
-    /// Runs one multi-row INSERT; returns, per row in `objects` order, the values the database
-    /// filled in for the `omitted` columns (nothing when none are omitted).
+    /// Runs one multi-row INSERT; returns the values the database filled in for the `omitted`
+    /// columns, row after row in `objects` order, in one flat vector (no allocation per row).
     #[allow(clippy::too_many_arguments)]
     async fn run_insert(
         &self,
@@ -230,7 +232,7 @@ impl Session {
         plan: &Plan,
         generated: &Generated,
         ctx: Context,
-    ) -> Result<Vec<Vec<Value>>> {
+    ) -> Result<Vec<Value>> {
         let dialect = self.db.dialect();
         let (model, columns, n) = (batch.model, batch.columns, batch.rows);
         let rows = batch.values;
@@ -253,7 +255,7 @@ impl Session {
                 ));
             };
             let first = last - n as i64 + 1;
-            return Ok((first..=last).map(|k| vec![Value::Integer(k)]).collect());
+            return Ok((first..=last).map(Value::Integer).collect());
         }
         // RETURNING promises no row order: rows are matched to objects by their generated key
         // (drawn in VALUES order, so increasing with it) or, without one, by primary key.
@@ -278,7 +280,7 @@ impl Session {
                 Some(Value::Integer(i)) => *i,
                 _ => i64::MIN,
             });
-            return Ok(returned);
+            return Ok(returned.into_iter().flatten().collect());
         }
         let width = model.primary_key.len();
         let mut by_key: HashMap<Vec<Value>, Vec<Value>> = returned
@@ -288,22 +290,22 @@ impl Session {
                 (row, rest)
             })
             .collect();
-        objects
-            .iter()
-            .map(|&id| {
-                let key: Vec<Value> = model
-                    .primary_key
-                    .iter()
-                    .map(|&c| self.value_for(plan, generated, id, c))
-                    .collect();
-                by_key.remove(&key).ok_or_else(|| {
-                    Error::internal(
-                        format!("inserting into `{}`", model.table),
-                        "RETURNING gave no row for an inserted key",
-                    )
-                })
-            })
-            .collect()
+        let mut filled = Vec::with_capacity(n * omitted.len());
+        for &id in objects {
+            let key: Vec<Value> = model
+                .primary_key
+                .iter()
+                .map(|&c| self.value_for(plan, generated, id, c))
+                .collect();
+            let row = by_key.remove(&key).ok_or_else(|| {
+                Error::internal(
+                    format!("inserting into `{}`", model.table),
+                    "RETURNING gave no row for an inserted key",
+                )
+            })?;
+            filled.extend(row);
+        }
+        Ok(filled)
     }
 
     /// Writes changed columns: one statement per object, or for a group of objects of a model

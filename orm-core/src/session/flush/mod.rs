@@ -30,13 +30,13 @@ struct Generated {
 
 impl Generated {
     /// Records what the database returned for the `omitted` columns of `id`.
-    fn record(&mut self, model: &ModelMeta, id: ObjId, omitted: &[usize], values: Vec<Value>) {
+    fn record(&mut self, model: &ModelMeta, id: ObjId, omitted: &[usize], values: &[Value]) {
         let mut defaults = Vec::new();
         for (&column, value) in omitted.iter().zip(values) {
             if model.columns[column].generated {
-                self.keys.insert(id, value);
+                self.keys.insert(id, value.clone());
             } else {
-                defaults.push((column, value));
+                defaults.push((column, value.clone()));
             }
         }
         if !defaults.is_empty() {

@@ -47,7 +47,7 @@ pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relations
 pub use orm_derive::{Model, SqlValue};
 pub use plan::preview::{PlannedStatement, Preview, TableEffect};
 pub use session::{IntoKey, ObjectState, Query, RelationValue, Session};
-pub use value::{Json, SqlType, SqlValue, Value, ValueError};
+pub use value::{Json, Nanos, SqlType, SqlValue, Value, ValueError};
 
 /// The names most programs need.
 pub mod prelude {

@@ -98,11 +98,11 @@ mod chrono_types {
     impl SqlValue for NaiveDateTime {
         const SQL_TYPE: SqlType = SqlType::Timestamp;
         fn to_value(&self) -> Value {
-            Value::Timestamp(nanos_of(&self.and_utc()))
+            Value::Timestamp(nanos_of(&self.and_utc()).into())
         }
         fn from_value(value: Value) -> Result<Self, ValueError> {
             let nanos = match value {
-                Value::Timestamp(nanos) => nanos,
+                Value::Timestamp(nanos) => nanos.get(),
                 Value::Text(text) => {
                     temporal::parse_timestamp(&text).map_err(|e| invalid("NaiveDateTime", e.0))?
                 }
@@ -115,11 +115,11 @@ mod chrono_types {
     impl SqlValue for DateTime<Utc> {
         const SQL_TYPE: SqlType = SqlType::TimestampTz;
         fn to_value(&self) -> Value {
-            Value::TimestampTz(nanos_of(self))
+            Value::TimestampTz(nanos_of(self).into())
         }
         fn from_value(value: Value) -> Result<Self, ValueError> {
             let nanos = match value {
-                Value::TimestampTz(nanos) => nanos,
+                Value::TimestampTz(nanos) => nanos.get(),
                 Value::Text(text) => {
                     temporal::parse_instant(&text).map_err(|e| invalid("DateTime<Utc>", e.0))?
                 }
@@ -229,11 +229,11 @@ mod time_types {
     impl SqlValue for PrimitiveDateTime {
         const SQL_TYPE: SqlType = SqlType::Timestamp;
         fn to_value(&self) -> Value {
-            Value::Timestamp(self.assume_utc().unix_timestamp_nanos())
+            Value::Timestamp(self.assume_utc().unix_timestamp_nanos().into())
         }
         fn from_value(value: Value) -> Result<Self, ValueError> {
             let nanos = match value {
-                Value::Timestamp(nanos) => nanos,
+                Value::Timestamp(nanos) => nanos.get(),
                 Value::Text(text) => temporal::parse_timestamp(&text)
                     .map_err(|e| invalid("PrimitiveDateTime", e.0))?,
                 other => return Err(ValueError::mismatch("PrimitiveDateTime", &other)),
@@ -248,11 +248,11 @@ mod time_types {
     impl SqlValue for OffsetDateTime {
         const SQL_TYPE: SqlType = SqlType::TimestampTz;
         fn to_value(&self) -> Value {
-            Value::TimestampTz(self.unix_timestamp_nanos())
+            Value::TimestampTz(self.unix_timestamp_nanos().into())
         }
         fn from_value(value: Value) -> Result<Self, ValueError> {
             let nanos = match value {
-                Value::TimestampTz(nanos) => nanos,
+                Value::TimestampTz(nanos) => nanos.get(),
                 Value::Text(text) => {
                     temporal::parse_instant(&text).map_err(|e| invalid("OffsetDateTime", e.0))?
                 }

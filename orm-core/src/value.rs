@@ -60,9 +60,9 @@ pub enum Value {
     /// A time of day: nanoseconds since midnight.
     Time(u64),
     /// A date and time without a zone: nanoseconds since 1970-01-01 00:00:00.
-    Timestamp(i128),
+    Timestamp(Nanos),
     /// An instant: nanoseconds since 1970-01-01 00:00:00 UTC.
-    TimestampTz(i128),
+    TimestampTz(Nanos),
     /// A JSON document, as its text. Empty text is the mark of a value that did not serialize:
     /// every backend refuses to store it.
     Json(String),
@@ -187,13 +187,13 @@ impl fmt::Display for Value {
                 Ok(text) => f.write_str(&text),
                 Err(_) => write!(f, "<{t} ns>"),
             },
-            Value::Timestamp(t) => match crate::temporal::format_timestamp(*t) {
+            Value::Timestamp(t) => match crate::temporal::format_timestamp(t.get()) {
                 Ok(text) => f.write_str(&text),
-                Err(_) => write!(f, "<{t} ns>"),
+                Err(_) => write!(f, "<{} ns>", t.get()),
             },
-            Value::TimestampTz(t) => match crate::temporal::format_instant(*t) {
+            Value::TimestampTz(t) => match crate::temporal::format_instant(t.get()) {
                 Ok(text) => f.write_str(&text),
-                Err(_) => write!(f, "<{t} ns UTC>"),
+                Err(_) => write!(f, "<{} ns UTC>", t.get()),
             },
             Value::Json(text) | Value::Decimal(text) => f.write_str(text),
             Value::List(_, items) => write!(f, "<list of {}>", items.len()),
@@ -212,6 +212,36 @@ impl fmt::Display for Value {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Json<T>(pub T);
+
+/// A number of nanoseconds as wide as `i128`, kept in two 64-bit halves so that [`Value`]
+/// stays 8-byte aligned (an `i128` field would make every `Value`, and everything that holds
+/// one, 16-byte aligned: measurably more memory per loaded object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nanos {
+    high: i64,
+    low: u64,
+}
+
+impl Nanos {
+    /// `n` nanoseconds.
+    pub const fn new(n: i128) -> Self {
+        Nanos {
+            high: (n >> 64) as i64,
+            low: n as u64,
+        }
+    }
+
+    /// The number of nanoseconds.
+    pub const fn get(self) -> i128 {
+        ((self.high as i128) << 64) | self.low as i128
+    }
+}
+
+impl From<i128> for Nanos {
+    fn from(n: i128) -> Self {
+        Nanos::new(n)
+    }
+}
 
 /// A value read from the database did not fit the Rust type of its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -404,6 +434,27 @@ mod tests {
         const { assert!(!<i64 as SqlValue>::NULLABLE) };
         assert_eq!(Option::<i64>::from_value(Value::Null), Ok(None));
         assert_eq!(Some(3i64).to_value(), Value::Integer(3));
+    }
+
+    #[test]
+    fn nanos_keep_every_i128_and_its_order() {
+        let values = [
+            i128::MIN,
+            -(1 << 70),
+            -1,
+            0,
+            1,
+            u64::MAX as i128,
+            1 << 100,
+            i128::MAX,
+        ];
+        for n in values {
+            assert_eq!(Nanos::new(n).get(), n);
+        }
+        assert!(values
+            .windows(2)
+            .all(|w| Nanos::new(w[0]) < Nanos::new(w[1])));
+        assert_eq!(std::mem::align_of::<Value>(), 8);
     }
 
     #[test]

@@ -41,8 +41,8 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> Result<BoundQuery<'q>, DbFai
         Value::Uuid(bytes) => query.bind(sqlx::types::Uuid::from_bytes(bytes)),
         Value::Date(days) => query.bind(temporal::date(days)?),
         Value::Time(nanos) => query.bind(temporal::time(nanos)?),
-        Value::Timestamp(nanos) => query.bind(temporal::instant(nanos)?.naive_utc()),
-        Value::TimestampTz(nanos) => query.bind(temporal::instant(nanos)?),
+        Value::Timestamp(nanos) => query.bind(temporal::instant(nanos.get())?.naive_utc()),
+        Value::TimestampTz(nanos) => query.bind(temporal::instant(nanos.get())?),
         Value::Json(document) => query.bind(json(document)?),
         Value::Decimal(plain) => query.bind(decimal(&plain)?),
         Value::List(ty, items) => bind_array(query, ty, items)?,
@@ -194,11 +194,11 @@ fn bind_array<'q>(
             _ => None,
         })?),
         SqlType::Timestamp => query.bind(elements(items, |v| match v {
-            Value::Timestamp(t) => temporal::instant(t).ok().map(|at| at.naive_utc()),
+            Value::Timestamp(t) => temporal::instant(t.get()).ok().map(|at| at.naive_utc()),
             _ => None,
         })?),
         SqlType::TimestampTz => query.bind(elements(items, |v| match v {
-            Value::TimestampTz(t) => temporal::instant(t).ok(),
+            Value::TimestampTz(t) => temporal::instant(t.get()).ok(),
             _ => None,
         })?),
         SqlType::Decimal => query.bind(elements(items, |v| match v {
@@ -283,9 +283,9 @@ fn decode_column(row: &PgRow, index: usize, kind: ColumnKind) -> Result<Value, D
             decode::<chrono::NaiveTime>(raw, index).map(|t| Value::Time(temporal::nanos_of_time(t)))
         }
         ColumnKind::Timestamp => decode::<chrono::NaiveDateTime>(raw, index)
-            .map(|t| Value::Timestamp(temporal::nanos_of(t.and_utc()))),
+            .map(|t| Value::Timestamp(temporal::nanos_of(t.and_utc()).into())),
         ColumnKind::TimestampTz => decode::<chrono::DateTime<chrono::Utc>>(raw, index)
-            .map(|t| Value::TimestampTz(temporal::nanos_of(t))),
+            .map(|t| Value::TimestampTz(temporal::nanos_of(t).into())),
         ColumnKind::Numeric => {
             decode::<rust_decimal::Decimal>(raw, index).map(|d| Value::Decimal(d.to_string()))
         }

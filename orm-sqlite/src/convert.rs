@@ -52,8 +52,8 @@ fn stored_form(value: Value) -> Result<Value, DbFailure> {
         Value::Uuid(bytes) => Ok(Value::Blob(bytes.to_vec())),
         Value::Date(days) => text(orm_core::temporal::format_date(i64::from(days))),
         Value::Time(nanos) => text(orm_core::temporal::format_time(nanos)),
-        Value::Timestamp(nanos) => text(orm_core::temporal::format_timestamp(nanos)),
-        Value::TimestampTz(nanos) => text(orm_core::temporal::format_instant(nanos)),
+        Value::Timestamp(nanos) => text(orm_core::temporal::format_timestamp(nanos.get())),
+        Value::TimestampTz(nanos) => text(orm_core::temporal::format_instant(nanos.get())),
         Value::Json(document) if document.is_empty() => Err(DbFailure::new(
             FailureKind::Other,
             "a value did not serialize to JSON (serde refused it); nothing was stored",

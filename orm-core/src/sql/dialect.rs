@@ -276,8 +276,8 @@ impl Dialect for Postgres {
         use crate::Value;
         let (finer, rebuild): (i128, fn(i128) -> Value) = match value {
             Value::Time(n) => (i128::from(n), |n| Value::Time(n as u64)),
-            Value::Timestamp(n) => (n, Value::Timestamp),
-            Value::TimestampTz(n) => (n, Value::TimestampTz),
+            Value::Timestamp(n) => (n.get(), |n| Value::Timestamp(n.into())),
+            Value::TimestampTz(n) => (n.get(), |n| Value::TimestampTz(n.into())),
             other => return Comparison::Compare(op, other),
         };
         if finer.rem_euclid(1_000) == 0 {

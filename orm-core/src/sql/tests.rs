@@ -186,7 +186,7 @@ fn a_finer_than_microsecond_bound_is_moved_where_postgres_gives_the_same_answer(
         foreign_keys: &[],
         relationships: &[],
     };
-    let bound = Value::Timestamp(10_000_500); // 10 ms + 500 ns
+    let bound = Value::Timestamp(10_000_500.into()); // 10 ms + 500 ns
     let render = |op| {
         let e = Expr::Compare {
             column: 1,
@@ -198,10 +198,10 @@ fn a_finer_than_microsecond_bound_is_moved_where_postgres_gives_the_same_answer(
     };
     use crate::column::CmpOp;
     // Stored values are whole microseconds: `> 10.0005 ms` is `> 10.000 ms`, `>= ...` is `>= 10.001 ms`.
-    assert_eq!(render(CmpOp::Gt).1, [Value::Timestamp(10_000_000)]);
-    assert_eq!(render(CmpOp::Ge).1, [Value::Timestamp(10_001_000)]);
-    assert_eq!(render(CmpOp::Lt).1, [Value::Timestamp(10_001_000)]);
-    assert_eq!(render(CmpOp::Le).1, [Value::Timestamp(10_000_000)]);
+    assert_eq!(render(CmpOp::Gt).1, [Value::Timestamp(10_000_000.into())]);
+    assert_eq!(render(CmpOp::Ge).1, [Value::Timestamp(10_001_000.into())]);
+    assert_eq!(render(CmpOp::Lt).1, [Value::Timestamp(10_001_000.into())]);
+    assert_eq!(render(CmpOp::Le).1, [Value::Timestamp(10_000_000.into())]);
     assert!(render(CmpOp::Eq).0.ends_with("WHERE 1 = 0"));
     assert!(render(CmpOp::Ne).0.ends_with(r#"WHERE "at" IS NOT NULL"#));
     let sqlite = count(

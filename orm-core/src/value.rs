@@ -80,6 +80,25 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// The SQL type this value is of, if it has one of its own (`NULL` and lists have not).
+    pub fn sql_type(&self) -> Option<SqlType> {
+        Some(match self {
+            Value::Integer(_) => SqlType::Integer,
+            Value::Real(_) => SqlType::Real,
+            Value::Text(_) => SqlType::Text,
+            Value::Blob(_) => SqlType::Blob,
+            Value::Bool(_) => SqlType::Boolean,
+            Value::Uuid(_) => SqlType::Uuid,
+            Value::Date(_) => SqlType::Date,
+            Value::Time(_) => SqlType::Time,
+            Value::Timestamp(_) => SqlType::Timestamp,
+            Value::TimestampTz(_) => SqlType::TimestampTz,
+            Value::Json(_) => SqlType::Json,
+            Value::Decimal(_) => SqlType::Decimal,
+            Value::Null | Value::List(..) => return None,
+        })
+    }
+
     /// Whether a value read from the database can be a column of type `ty`: its own kind, or
     /// the storage a database without that type uses (text for dates and times, bytes for
     /// UUIDs, integers for booleans).

@@ -12,24 +12,8 @@ pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 /// Prepares `sql` with `params` bound in order. The SQL was rendered by orm-core, which binds
 /// every value as a parameter and never splices one into the text.
 ///
-/// A NaN is refused: SQLite stores it as NULL, so it would come back as something else.
+/// Values SQLite cannot hold as they are go through [`stored_form`] first.
 pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> Result<BoundQuery<'q>, DbFailure> {
-    if params.iter().any(|value| matches!(value, Value::List(..))) {
-        return Err(DbFailure::new(
-            FailureKind::Other,
-            "SQLite has no array parameters (the SQLite dialect never renders a list)",
-        ));
-    }
-    if params
-        .iter()
-        .any(|value| matches!(value, Value::Real(r) if r.is_nan()))
-    {
-        return Err(DbFailure::new(
-            FailureKind::Other,
-            "SQLite cannot store NaN (it would store NULL instead); \
-             store None in an Option<f64> field, or keep NaN out of the value",
-        ));
-    }
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for value in params {
         query = bind(query, stored_form(value)?);
@@ -38,7 +22,8 @@ pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> Result<BoundQuery<'
 }
 
 /// What SQLite stores for a value it has no type for: a UUID as its 16 bytes, dates and times
-/// as fixed-width text whose order is time order (`orm_core::temporal`).
+/// as fixed-width text whose order is time order (`orm_core::temporal`). A NaN is refused
+/// (SQLite would store NULL), and so is a list (the SQLite dialect never renders one).
 fn stored_form(value: Value) -> Result<Value, DbFailure> {
     let text = |formatted: Result<String, orm_core::temporal::TextFormError>| {
         formatted.map(Value::Text).map_err(|e| {
@@ -48,7 +33,13 @@ fn stored_form(value: Value) -> Result<Value, DbFailure> {
             )
         })
     };
+    let refuse = |why: &str| Err(DbFailure::new(FailureKind::Other, why));
     match value {
+        Value::Real(r) if r.is_nan() => refuse(
+            "SQLite cannot store NaN (it would store NULL instead); \
+             store None in an Option<f64> field, or keep NaN out of the value",
+        ),
+        Value::List(..) => refuse("SQLite has no array parameters"),
         Value::Uuid(bytes) => Ok(Value::Blob(bytes.to_vec())),
         Value::Date(days) => text(orm_core::temporal::format_date(i64::from(days))),
         Value::Time(nanos) => text(orm_core::temporal::format_time(nanos)),

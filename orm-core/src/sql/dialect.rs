@@ -79,11 +79,7 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// binds arrays renders the list as one parameter (one statement text for every length,
     /// planned once).
     fn key_list(&self, b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {
-        b.ident(column).push(" IN (");
-        b.list(values.iter().cloned(), |b, v| {
-            b.param(v);
-        });
-        b.push(")");
+        in_list(b, column, values);
     }
 
     /// `column op value`, evaluated exactly. A database that keeps less precision than the ORM
@@ -201,11 +197,7 @@ impl Dialect for Sqlite {
                 return;
             }
         }
-        b.ident(column).push(" IN (");
-        b.list(values.iter().cloned(), |b, v| {
-            b.param(v);
-        });
-        b.push(")");
+        in_list(b, column, values);
     }
 
     /// Grave accents, not double quotes: SQLite reads a double-quoted name that matches no
@@ -300,11 +292,7 @@ impl Dialect for Postgres {
                 b.param(crate::Value::List(ty, values.to_vec())).push(")");
             }
             None => {
-                b.ident(column).push(" IN (");
-                b.list(values.iter().cloned(), |b, v| {
-                    b.param(v);
-                });
-                b.push(")");
+                in_list(b, column, values);
             }
         }
     }
@@ -382,36 +370,19 @@ fn json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// The SQL type shared by every value of a key list, if they share one (keys are never NULL).
+/// The SQL type shared by every value of a key list, if they share one (keys are never NULL;
+/// floats and JSON are not keys).
 fn list_type(values: &[crate::Value]) -> Option<SqlType> {
-    use crate::Value;
-    let ty = match values.first()? {
-        Value::Integer(_) => SqlType::Integer,
-        Value::Text(_) => SqlType::Text,
-        Value::Blob(_) => SqlType::Blob,
-        Value::Bool(_) => SqlType::Boolean,
-        Value::Uuid(_) => SqlType::Uuid,
-        Value::Date(_) => SqlType::Date,
-        Value::Time(_) => SqlType::Time,
-        Value::Timestamp(_) => SqlType::Timestamp,
-        Value::TimestampTz(_) => SqlType::TimestampTz,
-        Value::Decimal(_) => SqlType::Decimal,
-        Value::Real(_) | Value::Json(_) | Value::Null | Value::List(..) => return None,
-    };
-    let same = |v: &Value| {
-        matches!(
-            (ty, v),
-            (SqlType::Integer, Value::Integer(_))
-                | (SqlType::Text, Value::Text(_))
-                | (SqlType::Blob, Value::Blob(_))
-                | (SqlType::Boolean, Value::Bool(_))
-                | (SqlType::Uuid, Value::Uuid(_))
-                | (SqlType::Date, Value::Date(_))
-                | (SqlType::Time, Value::Time(_))
-                | (SqlType::Timestamp, Value::Timestamp(_))
-                | (SqlType::TimestampTz, Value::TimestampTz(_))
-                | (SqlType::Decimal, Value::Decimal(_))
-        )
-    };
-    values.iter().all(same).then_some(ty)
+    let ty = values.first()?.sql_type()?;
+    let keyable = !matches!(ty, SqlType::Real | SqlType::Json);
+    (keyable && values.iter().all(|v| v.sql_type() == Some(ty))).then_some(ty)
+}
+
+/// `column IN (?, ?, ...)`, one parameter per value.
+fn in_list(b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {
+    b.ident(column).push(" IN (");
+    b.list(values.iter().cloned(), |b, v| {
+        b.param(v);
+    });
+    b.push(")");
 }

@@ -290,6 +290,11 @@ impl Arena {
         self.entries.get_mut(id.0 as usize).and_then(Option::take)
     }
 
+    /// The number of ids given so far: the next object gets this one (ids are never reused).
+    pub(crate) fn slots(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(crate) fn ids(&self) -> impl Iterator<Item = ObjId> + '_ {
         self.entries
             .iter()

@@ -311,13 +311,14 @@ impl Database {
             .map_err(|f| ctx.error(f))
     }
 
-    /// Runs a savepoint statement of the flush's savepoint inside `tx`.
+    /// Runs a statement of savepoint `name` inside `tx`.
     pub(crate) async fn savepoint(
         &self,
         tx: &mut Box<dyn Transaction>,
         step: sql::SavepointStep,
+        name: &str,
     ) -> Result<()> {
-        let statement = sql::savepoint(self.dialect(), step, "orm_flush");
+        let statement = sql::savepoint(self.dialect(), step, name);
         self.execute_in(tx, statement, Context::new(Action::Transaction, "session"))
             .await
             .map(|_| ())
@@ -329,5 +330,19 @@ impl Database {
             .begin()
             .await
             .map_err(|f| Context::new(Action::Transaction, "session").error(f))
+    }
+
+    /// Begins a transaction with an isolation level or access mode, set by the statement that
+    /// the dialect runs first in it.
+    pub(crate) async fn begin_with(
+        &self,
+        options: &crate::transaction::TxOptions,
+    ) -> Result<Box<dyn Transaction>> {
+        let mut tx = self.begin().await?;
+        if let Some(statement) = sql::set_transaction(self.dialect(), options) {
+            let ctx = Context::new(Action::Transaction, "session");
+            self.execute_in(&mut tx, statement, ctx).await?;
+        }
+        Ok(tx)
     }
 }

@@ -365,6 +365,65 @@ pub enum Error {
         /// What was attempted.
         action: &'static str,
     },
+
+    /// `Session::begin` was called while the session already had an open transaction.
+    #[error(
+        "the session already has an open transaction (a flush or an earlier `begin` opened it): \
+         call `begin` before the first write, or commit or roll back first"
+    )]
+    TransactionOpen,
+
+    /// A write was attempted in a read-only transaction; nothing was written and the session's
+    /// changes are still pending.
+    #[error(
+        "the session's transaction is read-only, so {action} is refused; roll back, or begin \
+         the transaction without `TxOptions::read_only`"
+    )]
+    ReadOnly {
+        /// What was attempted ("flushing changes", "running a raw write").
+        action: &'static str,
+    },
+
+    /// An operation that ends the transaction was called inside `Session::nested`.
+    #[error(
+        "cannot {action} inside `Session::nested`: return from the scope first (its savepoint \
+         is released or rolled back then)"
+    )]
+    InNestedScope {
+        /// What was attempted.
+        action: &'static str,
+    },
+
+    /// A statement failed inside `Session::nested` where a failure aborts the transaction
+    /// (PostgreSQL), and the scope returned `Ok` anyway: its work was rolled back to the
+    /// savepoint, so it is reported as failed.
+    #[error(
+        "a statement failed inside `Session::nested` and the database aborted the scope's work: \
+         it was rolled back to the scope's savepoint; the error was reported to the scope when it \
+         happened"
+    )]
+    ScopeAborted,
+
+    /// A raw SQL result did not have the number of columns its Rust type needs.
+    #[error("the raw SQL statement returned {found} columns, but {target} needs {expected}")]
+    RawShape {
+        /// What the rows were read into.
+        target: &'static str,
+        /// Columns needed.
+        expected: usize,
+        /// Columns returned.
+        found: usize,
+    },
+
+    /// A value of a raw SQL result does not fit the Rust type it was read into.
+    #[error("cannot read column {index} (counted from 0) of the raw SQL result: {source}")]
+    RawDecode {
+        /// The column's position in the row.
+        index: usize,
+        /// The mismatch.
+        #[source]
+        source: ValueError,
+    },
 }
 
 impl Error {

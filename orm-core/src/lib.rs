@@ -39,6 +39,7 @@ mod plan;
 mod schema;
 mod session;
 pub mod sql;
+mod transaction;
 
 pub use column::{Column, Condition, Rel};
 pub use database::Database;
@@ -46,7 +47,10 @@ pub use error::{ConflictKind, ConstraintKind, DbDetails, DriverError, Error, Res
 pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
 pub use orm_derive::{Model, SqlValue};
 pub use plan::preview::{PlannedStatement, Preview, TableEffect};
-pub use session::{IntoKey, ObjectState, Query, RelationValue, Session};
+pub use session::{
+    BindValue, FromRow, IntoKey, ObjectState, Query, RawQuery, RelationValue, Session,
+};
+pub use transaction::{IsolationLevel, RetryPolicy, TransactionError, TxOptions};
 pub use value::{Json, Nanos, SqlType, SqlValue, Value, ValueError};
 
 /// The names most programs need.

@@ -10,12 +10,16 @@ mod collect;
 mod flush;
 mod load;
 mod members;
+mod nested;
 mod query;
+mod raw;
 mod single_parent;
+mod transaction;
 
 pub use crate::arena::ObjectState;
 pub use access::RelationValue;
 pub use query::Query;
+pub use raw::{BindValue, FromRow, RawQuery};
 
 use crate::arena::{Arena, Entry};
 use crate::backend::Transaction;
@@ -40,6 +44,12 @@ pub struct Session {
     flushed_deleted: Vec<ObjId>,
     expire_on_commit: bool,
     autoflush: bool,
+    /// The open transaction was begun read-only: flushes and raw writes are refused.
+    read_only: bool,
+    /// Open savepoint scopes of `Session::nested`, outermost first.
+    scopes: Vec<nested::Scope>,
+    /// Numbers the scopes' savepoints.
+    next_scope: u64,
 }
 
 impl fmt::Debug for Session {
@@ -95,6 +105,9 @@ impl Session {
             flushed_deleted: Vec::new(),
             expire_on_commit: true,
             autoflush: true,
+            read_only: false,
+            scopes: Vec::new(),
+            next_scope: 0,
         }
     }
 
@@ -249,12 +262,20 @@ impl Session {
         statement: crate::sql::Statement,
         ctx: crate::database::Context,
     ) -> Result<Vec<crate::backend::Row>> {
-        self.recover_lost_transaction()?;
+        self.settle().await?;
         let result = self.db.fetch(self.tx.as_mut(), statement, ctx).await;
-        if result.is_err() && self.tx.is_some() && self.db.dialect().error_aborts_transaction() {
-            self.rollback().await?;
+        if result.is_err() {
+            self.after_failure_in_tx().await;
         }
         result
+    }
+
+    /// Brings the session in line with its transaction before it uses the database again: a
+    /// transaction lost with a dropped future is forgotten ([`Error::TransactionLost`]), and
+    /// scopes of [`Session::nested`] whose futures were dropped are rolled back.
+    pub(crate) async fn settle(&mut self) -> Result<()> {
+        self.recover_lost_transaction()?;
+        self.roll_back_dropped_scopes().await
     }
 
     /// After a future that held the open transaction was dropped, the transaction was rolled
@@ -275,6 +296,10 @@ impl Session {
     /// Objects deleted in the transaction become detached.
     pub async fn commit(&mut self) -> Result<()> {
         self.flush().await?;
+        if self.in_live_scope() {
+            return Err(Error::InNestedScope { action: "commit" });
+        }
+        self.end_transaction();
         if let Some(tx) = self.tx.take() {
             self.db.count_end(crate::sql::TransactionEnd::Commit);
             // Dropped while committing, the outcome is unknown: the session then forgets the
@@ -323,6 +348,7 @@ impl Session {
     /// The session's side of a rollback: deleted objects come back, added ones leave, pending
     /// deletions are forgotten and everything reloads on next access.
     fn discard_transaction(&mut self) {
+        self.end_transaction();
         self.arena.detached_new.clear();
         self.arena.lost_parents.clear();
         for id in self.arena.ids().collect::<Vec<_>>() {
@@ -345,6 +371,12 @@ impl Session {
             self.arena.entry_mut(id).marked_delete = false;
             self.expire_id(id);
         }
+    }
+
+    /// What ends with the transaction, however it ends: its scopes and its access mode.
+    fn end_transaction(&mut self) {
+        self.scopes.clear();
+        self.read_only = false;
     }
 
     /// Puts back the values an object's row had before this transaction (before its flushes, or

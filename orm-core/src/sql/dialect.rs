@@ -4,6 +4,7 @@
 
 use super::SqlBuilder;
 use crate::column::CmpOp;
+use crate::transaction::TxOptions;
 use crate::value::SqlType;
 use std::fmt;
 
@@ -59,6 +60,14 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// `ROLLBACK TO SAVEPOINT name`.
     fn rollback_to_savepoint(&self, b: &mut SqlBuilder, name: &str) {
         b.push("ROLLBACK TO SAVEPOINT ").ident(name);
+    }
+
+    /// The statement that sets a new transaction's isolation level and access mode, run right
+    /// after it begins; `false` when the dialect has none (SQLite: always serializable, and
+    /// read-only is enforced by the session).
+    fn set_transaction(&self, b: &mut SqlBuilder, options: &TxOptions) -> bool {
+        let _ = (b, options);
+        false
     }
 
     /// The source of a multi-row UPDATE, joined on the key as `alias.column1` (the key) and
@@ -259,6 +268,21 @@ impl Dialect for Postgres {
     }
 
     fn error_aborts_transaction(&self) -> bool {
+        true
+    }
+
+    fn set_transaction(&self, b: &mut SqlBuilder, options: &TxOptions) -> bool {
+        let mut modes = Vec::new();
+        if let Some(level) = options.isolation_level() {
+            modes.push(format!("ISOLATION LEVEL {}", level.as_sql()));
+        }
+        if options.is_read_only() {
+            modes.push("READ ONLY".to_owned());
+        }
+        if modes.is_empty() {
+            return false;
+        }
+        b.push("SET TRANSACTION ").push(&modes.join(", "));
         true
     }
 

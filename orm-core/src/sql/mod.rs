@@ -460,6 +460,16 @@ pub(crate) fn savepoint(
     b.finish()
 }
 
+/// The statement that sets a transaction's isolation level and access mode, if the dialect
+/// has one and `options` ask for anything.
+pub(crate) fn set_transaction(
+    dialect: &'static dyn Dialect,
+    options: &crate::transaction::TxOptions,
+) -> Option<Statement> {
+    let mut b = SqlBuilder::new(dialect);
+    dialect.set_transaction(&mut b, options).then(|| b.finish())
+}
+
 /// How a transaction ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TransactionEnd {

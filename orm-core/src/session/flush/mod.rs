@@ -45,6 +45,9 @@ impl Generated {
     }
 }
 
+/// The savepoint every flush after the first of a transaction runs under.
+const FLUSH_SAVEPOINT: &str = "orm_flush";
+
 /// Key lists read by `Capture` steps, by slot.
 type Captures = Vec<Vec<Value>>;
 
@@ -68,12 +71,17 @@ fn count_of(rows: &[Vec<Value>]) -> i64 {
 impl Session {
     /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
-        self.recover_lost_transaction()?;
+        self.settle().await?;
         self.adopt_assignments().await?;
         self.cascade_save_update()?;
         let plan = planner::plan_flush(&self.arena, unloaded_roots)?;
         if plan.is_empty() {
             return Ok(());
+        }
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                action: "flushing changes",
+            });
         }
         let fresh = self.tx.is_none();
         let mut tx = match self.tx.take() {
@@ -117,8 +125,15 @@ impl Session {
         if !savepoint {
             return !self.db.dialect().error_aborts_transaction();
         }
-        self.db.savepoint(tx, SavepointStep::RollBack).await.is_ok()
-            && self.db.savepoint(tx, SavepointStep::Release).await.is_ok()
+        self.db
+            .savepoint(tx, SavepointStep::RollBack, FLUSH_SAVEPOINT)
+            .await
+            .is_ok()
+            && self
+                .db
+                .savepoint(tx, SavepointStep::Release, FLUSH_SAVEPOINT)
+                .await
+                .is_ok()
     }
 
     async fn execute_plan(
@@ -129,7 +144,7 @@ impl Session {
     ) -> std::result::Result<(Generated, Captures), Failed> {
         if !fresh {
             self.db
-                .savepoint(tx, SavepointStep::Begin)
+                .savepoint(tx, SavepointStep::Begin, FLUSH_SAVEPOINT)
                 .await
                 .map_err(|error| Failed {
                     error,
@@ -149,7 +164,7 @@ impl Session {
         }
         if !fresh {
             self.db
-                .savepoint(tx, SavepointStep::Release)
+                .savepoint(tx, SavepointStep::Release, FLUSH_SAVEPOINT)
                 .await
                 .map_err(held)?;
         }

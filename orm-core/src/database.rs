@@ -8,8 +8,9 @@ use crate::schema;
 use crate::sql::{self, Statement};
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 
 /// A handle to one database (cheap to clone; clones share the pool).
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct Database {
 struct Inner {
     backend: Arc<dyn Backend>,
     statements: AtomicU64,
+    /// Whether statement spans record bound values (off: they can hold personal data).
+    trace_values: AtomicBool,
     /// Tables whose relationships were validated (once per model set, before any SQL).
     validated: Mutex<HashSet<(&'static str, &'static str)>>,
 }
@@ -75,8 +78,115 @@ impl Context {
     }
 }
 
-fn log(statement: &Statement) {
-    tracing::debug!(target: "orm::sql", params = statement.params.len(), "{}", statement.sql);
+impl Action {
+    /// The statement kind a trace reports.
+    fn kind(self) -> &'static str {
+        match self {
+            Action::Select => "select",
+            Action::Insert => "insert",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Nullify => "nullify",
+            Action::Schema => "schema",
+            Action::Transaction => "transaction",
+        }
+    }
+}
+
+/// What a finished statement reports to its span.
+trait Traced {
+    /// Rows returned, inserted, updated or deleted.
+    fn rows(&self) -> u64;
+}
+
+impl Traced for Vec<Row> {
+    fn rows(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
+impl Traced for ExecOutcome {
+    fn rows(&self) -> u64 {
+        self.rows_affected
+    }
+}
+
+impl Traced for Box<dyn Transaction> {
+    fn rows(&self) -> u64 {
+        0
+    }
+}
+
+impl Traced for () {
+    fn rows(&self) -> u64 {
+        0
+    }
+}
+
+/// The span of one statement (target `orm::sql`, level DEBUG), with its kind, table and SQL;
+/// its rows, duration and any error are recorded when it ends. Bound values are recorded only
+/// where the database was told to ([`Database::set_trace_values`]): they can hold personal data.
+fn statement_span(statement: &Statement, ctx: Context, values: bool) -> tracing::Span {
+    let span = tracing::debug_span!(
+        target: "orm::sql",
+        "orm.statement",
+        kind = ctx.action.kind(),
+        table = ctx.table,
+        sql = %statement.sql,
+        params = statement.params.len(),
+        values = tracing::field::Empty,
+        rows = tracing::field::Empty,
+        duration_us = tracing::field::Empty,
+        error = tracing::field::Empty,
+    );
+    if values && !span.is_disabled() {
+        span.record("values", tracing::field::debug(&statement.params));
+    }
+    span
+}
+
+/// A statement's span, from just before it runs.
+struct StatementTrace {
+    span: tracing::Span,
+    params: usize,
+    started: std::time::Instant,
+}
+
+impl StatementTrace {
+    /// Runs the driver's future under the span, then records how it ended.
+    async fn run<T: Traced>(
+        self,
+        sql: &str,
+        driver: impl std::future::Future<Output = std::result::Result<T, DbFailure>>,
+    ) -> std::result::Result<T, DbFailure> {
+        let result = driver.instrument(self.span.clone()).await;
+        finish_span(&self.span, sql, self.params, self.started, &result);
+        result
+    }
+}
+
+/// Records how a statement ended on its span, and logs it (one DEBUG event per statement, with
+/// its parameter count, rows and duration).
+fn finish_span<T: Traced>(
+    span: &tracing::Span,
+    statement: &str,
+    params: usize,
+    started: std::time::Instant,
+    result: &std::result::Result<T, DbFailure>,
+) {
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.record("duration_us", duration_us);
+    match result {
+        Ok(done) => {
+            let rows = done.rows();
+            span.record("rows", rows);
+            tracing::debug!(target: "orm::sql", parent: span, params, rows, duration_us, "{statement}");
+        }
+        Err(failure) => {
+            span.record("error", tracing::field::display(failure));
+            tracing::debug!(target: "orm::sql", parent: span, params, duration_us, error = %failure, "{statement}");
+        }
+    }
 }
 
 impl Database {
@@ -86,6 +196,7 @@ impl Database {
             inner: Arc::new(Inner {
                 backend,
                 statements: AtomicU64::new(0),
+                trace_values: AtomicBool::new(false),
                 validated: Mutex::default(),
             }),
         }
@@ -203,8 +314,7 @@ impl Database {
         for (statement, ctx) in statements {
             self.execute_in(&mut tx, statement, ctx).await?;
         }
-        self.count_end(sql::TransactionEnd::Commit);
-        tx.commit()
+        self.end(tx, sql::TransactionEnd::Commit)
             .await
             .map_err(|f| Context::new(Action::Transaction, "schema").error(f))
     }
@@ -263,22 +373,45 @@ impl Database {
         self.inner.backend.close().await;
     }
 
-    /// Logs and counts transaction control that does not go through a statement.
-    /// Logs and counts a transaction's end, which the backend runs through its driver.
-    pub(crate) fn count_end(&self, end: sql::TransactionEnd) {
-        self.count(&sql::transaction_end(end));
+    /// Whether statement spans record their bound values (off by default: values can hold
+    /// personal data). Turn it on while debugging, not in production logs.
+    pub fn set_trace_values(&self, on: bool) {
+        self.inner.trace_values.store(on, Ordering::Relaxed);
     }
 
-    fn count(&self, statement: &Statement) {
-        log(statement);
+    /// Ends the transaction `tx` (its driver runs the COMMIT or ROLLBACK), counted and traced
+    /// as a statement.
+    pub(crate) async fn end(
+        &self,
+        tx: Box<dyn Transaction>,
+        end: sql::TransactionEnd,
+    ) -> std::result::Result<(), DbFailure> {
+        let statement = sql::transaction_end(end);
+        let trace = self.trace(&statement, Context::new(Action::Transaction, "session"));
+        let driver = match end {
+            sql::TransactionEnd::Commit => tx.commit(),
+            sql::TransactionEnd::Rollback => tx.rollback(),
+        };
+        trace.run(&statement.sql, driver).await
+    }
+
+    /// Counts a statement about to run and opens its span (see [`statement_span`]).
+    fn trace(&self, statement: &Statement, ctx: Context) -> StatementTrace {
         self.inner.statements.fetch_add(1, Ordering::Relaxed);
+        let values = self.inner.trace_values.load(Ordering::Relaxed);
+        StatementTrace {
+            span: statement_span(statement, ctx, values),
+            params: statement.params.len(),
+            started: std::time::Instant::now(),
+        }
     }
 
     /// Runs a write outside any transaction.
     pub(crate) async fn execute(&self, statement: Statement, ctx: Context) -> Result<ExecOutcome> {
-        self.count(&statement);
-        self.backend()
-            .execute(&statement.sql, statement.params)
+        let trace = self.trace(&statement, ctx);
+        let driver = self.backend().execute(&statement.sql, statement.params);
+        trace
+            .run(&statement.sql, driver)
             .await
             .map_err(|f| ctx.error(f))
     }
@@ -290,12 +423,15 @@ impl Database {
         statement: Statement,
         ctx: Context,
     ) -> Result<Vec<Row>> {
-        self.count(&statement);
-        let result = match tx {
-            Some(tx) => tx.fetch(&statement.sql, statement.params).await,
-            None => self.backend().fetch(&statement.sql, statement.params).await,
+        let trace = self.trace(&statement, ctx);
+        let driver = match tx {
+            Some(tx) => tx.fetch(&statement.sql, statement.params),
+            None => self.backend().fetch(&statement.sql, statement.params),
         };
-        result.map_err(|f| ctx.error(f))
+        trace
+            .run(&statement.sql, driver)
+            .await
+            .map_err(|f| ctx.error(f))
     }
 
     /// Runs a write inside `tx`.
@@ -305,8 +441,10 @@ impl Database {
         statement: Statement,
         ctx: Context,
     ) -> Result<ExecOutcome> {
-        self.count(&statement);
-        tx.execute(&statement.sql, statement.params)
+        let trace = self.trace(&statement, ctx);
+        let driver = tx.execute(&statement.sql, statement.params);
+        trace
+            .run(&statement.sql, driver)
             .await
             .map_err(|f| ctx.error(f))
     }
@@ -325,11 +463,13 @@ impl Database {
     }
 
     pub(crate) async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        self.count(&sql::transaction_begin());
-        self.backend()
-            .begin()
+        let ctx = Context::new(Action::Transaction, "session");
+        let statement = sql::transaction_begin();
+        let trace = self.trace(&statement, ctx);
+        trace
+            .run(&statement.sql, self.backend().begin())
             .await
-            .map_err(|f| Context::new(Action::Transaction, "session").error(f))
+            .map_err(|f| ctx.error(f))
     }
 
     /// Begins a transaction with an isolation level or access mode, set by the statement that

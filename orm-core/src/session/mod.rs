@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::model::{Handle, Model, ObjId};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tracing::Instrument;
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
@@ -295,17 +296,21 @@ impl Session {
     /// Flushes, commits, then (by default) expires every object so the next access reloads it.
     /// Objects deleted in the transaction become detached.
     pub async fn commit(&mut self) -> Result<()> {
+        let span = tracing::info_span!(target: "orm::session", "orm.commit", session = self.id);
+        self.commit_traced().instrument(span).await
+    }
+
+    async fn commit_traced(&mut self) -> Result<()> {
         self.flush().await?;
         if self.in_live_scope() {
             return Err(Error::InNestedScope { action: "commit" });
         }
         self.end_transaction();
         if let Some(tx) = self.tx.take() {
-            self.db.count_end(crate::sql::TransactionEnd::Commit);
             // Dropped while committing, the outcome is unknown: the session then forgets the
             // transaction and reloads what it holds (it never claims writes that may be lost).
             self.tx_lost = true;
-            let committed = tx.commit().await;
+            let committed = self.db.end(tx, crate::sql::TransactionEnd::Commit).await;
             self.tx_lost = false;
             if let Err(failure) = committed {
                 // The transaction is gone: the session forgets what it had written in it.
@@ -336,9 +341,8 @@ impl Session {
         // A transaction already lost is rolled back all the same: nothing to report.
         let _ = self.recover_lost_transaction();
         if let Some(tx) = self.tx.take() {
-            self.db.count_end(crate::sql::TransactionEnd::Rollback);
             self.tx_lost = true; // dropped here, the transaction is rolled back all the same
-            let _ = tx.rollback().await;
+            let _ = self.db.end(tx, crate::sql::TransactionEnd::Rollback).await;
             self.tx_lost = false;
         }
         self.discard_transaction();

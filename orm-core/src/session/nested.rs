@@ -218,7 +218,7 @@ impl Session {
                 Ok(())
             }
             Err(err) => {
-                let _ = tx.rollback().await;
+                let _ = self.db.end(tx, crate::sql::TransactionEnd::Rollback).await;
                 self.discard_transaction();
                 Err(err)
             }

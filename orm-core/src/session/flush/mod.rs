@@ -13,6 +13,7 @@ use crate::plan::{planner, KeySrc, Plan, Step};
 use crate::schema::{self, Resolved};
 use crate::sql::{self, describe, rowset, SavepointStep};
 use crate::value::Value;
+use tracing::Instrument;
 // Internal maps are keyed by object ids and keys: a fast hash beats SipHash's DoS resistance.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -71,6 +72,11 @@ fn count_of(rows: &[Vec<Value>]) -> i64 {
 impl Session {
     /// Flushes, with extra delete roots known only by key (from a bulk delete).
     pub(crate) async fn flush_with(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
+        let span = tracing::info_span!(target: "orm::session", "orm.flush", session = self.id());
+        self.flush_traced(unloaded_roots).instrument(span).await
+    }
+
+    async fn flush_traced(&mut self, unloaded_roots: Vec<RowSet>) -> Result<()> {
         self.settle().await?;
         self.adopt_assignments().await?;
         self.cascade_save_update()?;
@@ -102,14 +108,14 @@ impl Session {
             Err(Failed { error, savepoint }) => {
                 // A fresh transaction holds nothing but this flush: dropping it rolls it back.
                 if fresh {
-                    let _ = tx.rollback().await;
+                    let _ = self.db.end(tx, crate::sql::TransactionEnd::Rollback).await;
                 } else if self.undo_flush(&mut tx, savepoint).await {
                     self.tx = Some(tx);
                 } else {
                     // The transaction cannot be brought back to where this flush began: give
                     // it up, and forget what the session had applied of it, as after a
                     // rollback, rather than commit an unknown state later.
-                    let _ = tx.rollback().await;
+                    let _ = self.db.end(tx, crate::sql::TransactionEnd::Rollback).await;
                     self.discard_transaction();
                 }
                 self.tx_lost = false;

@@ -1,0 +1,163 @@
+//! Observability (issue 11, item 5): spans for flush, commit, query and each statement, with
+//! the statement's kind, table, rows and duration; bound values only when the user opts in.
+
+use orm_core::prelude::*;
+use orm_tests::harness::{self, placeholders};
+use orm_tests::models::{Address, User};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tracing::instrument::WithSubscriber;
+use tracing::span::{Attributes, Id, Record};
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// A closed span: its name, its fields as text, and its parent's name.
+#[derive(Debug, Clone)]
+struct SpanRecord {
+    name: &'static str,
+    fields: BTreeMap<&'static str, String>,
+    parent: Option<&'static str>,
+}
+
+impl SpanRecord {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+/// Collects every span that closes.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<SpanRecord>>>);
+
+impl Capture {
+    fn spans(&self) -> Vec<SpanRecord> {
+        self.0.lock().expect("capture lock").clone()
+    }
+}
+
+struct Fields(BTreeMap<&'static str, String>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name(), value.to_owned());
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields(BTreeMap::new());
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(fields) = span.extensions_mut().get_mut::<Fields>() {
+                values.record(fields);
+            }
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let fields = span
+            .extensions_mut()
+            .remove::<Fields>()
+            .map(|f| f.0)
+            .unwrap_or_default();
+        let record = SpanRecord {
+            name: span.name(),
+            fields,
+            parent: span.parent().map(|p| p.name()),
+        };
+        self.0.lock().expect("capture lock").push(record);
+    }
+}
+
+fn statements(spans: &[SpanRecord]) -> Vec<&SpanRecord> {
+    spans.iter().filter(|s| s.name == "orm.statement").collect()
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn flush_commit_and_statements_have_spans_with_their_facts() -> Result<()> {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        async {
+            let t = harness::fresh(&[User::META, Address::META]).await;
+            let mut s = t.db.session();
+            s.add(User::new("ed", "Ed Jones", "secret-nickname"))?;
+            s.commit().await?;
+            let spans = capture.spans();
+            let names: Vec<&str> = spans.iter().map(|s| s.name).collect();
+            assert!(names.contains(&"orm.commit"), "{names:?}");
+            let flush = spans.iter().find(|s| s.name == "orm.flush").expect("a flush span");
+            assert_eq!(flush.parent, Some("orm.commit"), "the commit's flush");
+            let insert = statements(&spans)
+                .into_iter()
+                .find(|s| s.field("kind") == Some("insert"))
+                .expect("an insert statement span");
+            assert_eq!(insert.field("table"), Some("users"));
+            assert_eq!(insert.field("rows"), Some("1"));
+            assert!(insert.field("duration_us").is_some(), "{insert:?}");
+            assert_eq!(insert.parent, Some("orm.flush"));
+            assert!(insert.field("sql").is_some_and(|sql| sql.contains("INSERT")));
+            assert_eq!(insert.field("values"), None, "values are not recorded by default");
+            let everything = format!("{spans:?}");
+            assert!(!everything.contains("secret-nickname"), "no bound value in any span");
+            assert!(
+                statements(&spans).iter().any(|s| s.field("sql") == Some("COMMIT")),
+                "the commit is a statement too"
+            );
+            Ok::<_, Error>(())
+        }
+        .with_subscriber(subscriber)
+        .await
+    }
+}
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn bound_values_and_errors_are_recorded_when_asked() -> Result<()> {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        async {
+            let t = harness::fresh(&[User::META, Address::META]).await;
+            t.db.set_trace_values(true);
+            let mut s = t.db.session();
+            let found: Vec<(String,)> = s
+                .sql(placeholders("SELECT name FROM users WHERE nickname = ?"))
+                .bind("opted-in-value")
+                .fetch_all()
+                .await?;
+            assert!(found.is_empty());
+            let failed = s.sql("SELECT * FROM no_such_table").fetch_values().await;
+            assert!(failed.is_err());
+            let spans = capture.spans();
+            let select = statements(&spans)
+                .into_iter()
+                .find(|s| s.field("sql").is_some_and(|sql| sql.contains("WHERE nickname")))
+                .expect("the raw select's span");
+            assert_eq!(select.field("kind"), Some("select"));
+            assert_eq!(select.field("rows"), Some("0"));
+            assert!(select.field("values").is_some_and(|v| v.contains("opted-in-value")), "{select:?}");
+            let failure = statements(&spans)
+                .into_iter()
+                .find(|s| s.field("sql").is_some_and(|sql| sql.contains("no_such_table")))
+                .expect("the failed statement's span");
+            assert!(failure.field("error").is_some(), "{failure:?}");
+            assert_eq!(failure.field("rows"), None);
+            Ok::<_, Error>(())
+        }
+        .with_subscriber(subscriber)
+        .await
+    }
+}

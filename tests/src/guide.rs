@@ -20,6 +20,9 @@ pub mod relationships {}
 #[doc = include_str!("../../docs/src/backends.md")]
 pub mod backends {}
 
+#[doc = include_str!("../../docs/src/service.md")]
+pub mod service {}
+
 #[doc = include_str!("../../docs/dev/architecture.md")]
 pub mod architecture {}
 

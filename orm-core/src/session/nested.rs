@@ -63,28 +63,7 @@ impl Session {
     /// nest. Committing inside a scope is refused ([`Error::InNestedScope`]). Beginning a scope
     /// records the state and key of each object the session holds (one copy of each key).
     ///
-    /// ```
-    /// # use orm_tests::models::User;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> orm_core::Result<()> {
-    /// # let db = orm_sqlite::connect("sqlite::memory:").await?;
-    /// # db.create_all(&[User::META]).await?;
-    /// let mut session = db.session();
-    /// session.add(User::new("ed", "Ed Jones", "eddie"))?;
-    /// let failed: orm_core::Result<()> = session
-    ///     .nested(|s| {
-    ///         Box::pin(async move {
-    ///             s.add(User::new("wendy", "Wendy Williams", "windy"))?;
-    ///             s.flush().await?;
-    ///             Err(orm_core::Error::NotFound { model: "Order" }) // any error
-    ///         })
-    ///     })
-    ///     .await;
-    /// assert!(failed.is_err());
-    /// session.commit().await?; // ed is kept, wendy was rolled back
-    /// assert_eq!(session.query::<User>().count().await?, 1);
-    /// # Ok(()) }
-    /// ```
+    /// The guide's "In a service" chapter (`docs/src/service.md`) has a worked example.
     pub async fn nested<T, E, F>(&mut self, work: F) -> std::result::Result<T, E>
     where
         F: for<'s> FnOnce(&'s mut Session) -> BoxFuture<'s, std::result::Result<T, E>> + Send,

@@ -36,30 +36,7 @@ impl Session {
     /// A raw SQL statement to run in the session's transaction. Like a query, running it
     /// flushes pending changes first, so that it sees them.
     ///
-    /// ```
-    /// # use orm_tests::models::User;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> orm_core::Result<()> {
-    /// # let db = orm_sqlite::connect("sqlite::memory:").await?;
-    /// # db.create_all(&[User::META]).await?;
-    /// let mut session = db.session();
-    /// session.add(User::new("ed", "Ed Jones", "eddie"))?;
-    /// let renamed = session
-    ///     .sql("UPDATE users SET nickname = ? WHERE name = ?")
-    ///     .bind("ed-the-great")
-    ///     .bind("ed")
-    ///     .execute()
-    ///     .await?;
-    /// assert_eq!(renamed, 1);
-    /// let (name, nickname): (String, Option<String>) = session
-    ///     .sql("SELECT name, nickname FROM users WHERE name = ?")
-    ///     .bind("ed")
-    ///     .fetch_one()
-    ///     .await?;
-    /// assert_eq!((name.as_str(), nickname.as_deref()), ("ed", Some("ed-the-great")));
-    /// session.commit().await?;
-    /// # Ok(()) }
-    /// ```
+    /// The guide's "In a service" chapter (`docs/src/service.md`) shows every way to run one.
     pub fn sql(&mut self, sql: impl Into<String>) -> RawQuery<'_> {
         RawQuery {
             session: self,

@@ -48,26 +48,7 @@ impl Database {
     /// future `Send`, so that it runs in `tokio::spawn` and web handlers). It may run more than
     /// once: clone what it needs from its surroundings inside it.
     ///
-    /// ```
-    /// # use orm_tests::models::User;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> orm_core::Result<()> {
-    /// # let db = orm_sqlite::connect("sqlite::memory:").await?;
-    /// # db.create_all(&[User::META]).await?;
-    /// let name = String::from("ed");
-    /// let id = db
-    ///     .transaction(|s| {
-    ///         let name = name.clone();
-    ///         Box::pin(async move {
-    ///             let user = s.add(User::new(&name, "Ed Jones", "eddie"))?;
-    ///             s.flush().await?;
-    ///             Ok::<_, orm_core::Error>(s.read(user).await?.id)
-    ///         })
-    ///     })
-    ///     .await?;
-    /// assert!(id.is_some());
-    /// # Ok(()) }
-    /// ```
+    /// The guide's "In a service" chapter (`docs/src/service.md`) has a worked example.
     pub async fn transaction<T, E, F>(&self, work: F) -> std::result::Result<T, E>
     where
         F: for<'s> FnMut(&'s mut Session) -> BoxFuture<'s, std::result::Result<T, E>> + Send,

@@ -564,3 +564,33 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn scopes_and_transactions_run_inside_spawned_tasks() -> Result<()> {
+        // Both futures are `Send`: a web handler or `tokio::spawn` can hold them.
+        let t = fresh().await;
+        let db = t.db.clone();
+        let task = tokio::spawn(async move {
+            let mut s = db.session();
+            s.nested(|s| {
+                Box::pin(async move {
+                    s.add(user("spawned"))?;
+                    s.flush().await
+                })
+            })
+            .await?;
+            s.commit().await?;
+            db.transaction(|s| {
+                Box::pin(async move {
+                    s.add(user("retried"))?;
+                    Ok::<_, Error>(())
+                })
+            })
+            .await
+        });
+        task.await.expect("the task ran")?;
+        assert_eq!(names(&t).await, ["retried", "spawned"]);
+        Ok(())
+    }
+}

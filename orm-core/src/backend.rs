@@ -176,8 +176,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         sql: &'a str,
         params: Vec<Value>,
     ) -> BoxFuture<'a, Result<ExecOutcome, DbFailure>>;
-    /// Takes a connection from the pool and begins a transaction on it.
-    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>>;
+    /// Takes a connection from the pool and begins a transaction on it, with `statement` if
+    /// given (the dialect's [`Dialect::begin_statement`], such as SQLite's `BEGIN IMMEDIATE`),
+    /// else with the driver's plain `BEGIN`.
+    fn begin(
+        &self,
+        statement: Option<&'static str>,
+    ) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>>;
     /// Closes the pool; later calls fail with `PoolClosed`.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

@@ -463,11 +463,16 @@ impl Database {
     }
 
     pub(crate) async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        self.begin_as(None).await
+    }
+
+    /// Begins a transaction with `statement`, or the driver's plain `BEGIN`.
+    async fn begin_as(&self, statement: Option<&'static str>) -> Result<Box<dyn Transaction>> {
         let ctx = Context::new(Action::Transaction, "session");
-        let statement = sql::transaction_begin();
-        let trace = self.trace(&statement, ctx);
+        let shown = sql::transaction_begin(statement);
+        let trace = self.trace(&shown, ctx);
         trace
-            .run(&statement.sql, self.backend().begin())
+            .run(&shown.sql, self.backend().begin(statement))
             .await
             .map_err(|f| ctx.error(f))
     }
@@ -478,7 +483,9 @@ impl Database {
         &self,
         options: &crate::transaction::TxOptions,
     ) -> Result<Box<dyn Transaction>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self
+            .begin_as(self.dialect().begin_statement(options))
+            .await?;
         if let Some(statement) = sql::set_transaction(self.dialect(), options) {
             let ctx = Context::new(Action::Transaction, "session");
             self.execute_in(&mut tx, statement, ctx).await?;

@@ -139,9 +139,16 @@ impl Backend for PgBackend {
         })
     }
 
-    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
+    fn begin(
+        &self,
+        statement: Option<&'static str>,
+    ) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
         Box::pin(async move {
-            let tx = self.pool.begin().await.map_err(to_failure)?;
+            let tx = match statement {
+                Some(statement) => self.pool.begin_with(statement).await,
+                None => self.pool.begin().await,
+            }
+            .map_err(to_failure)?;
             Ok(Box::new(PgTransaction {
                 tx,
                 persistent: self.persistent,

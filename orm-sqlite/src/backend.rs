@@ -179,9 +179,16 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
+    fn begin(
+        &self,
+        statement: Option<&'static str>,
+    ) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
         Box::pin(async move {
-            let tx = self.pool.begin().await.map_err(to_failure)?;
+            let tx = match statement {
+                Some(statement) => self.pool.begin_with(statement).await,
+                None => self.pool.begin().await,
+            }
+            .map_err(to_failure)?;
             Ok(Box::new(SqliteTransaction { tx }) as Box<dyn Transaction>)
         })
     }

@@ -183,7 +183,7 @@ async fn a_closed_pool_reports_pool_closed() {
             .await
             .map_err(|e| e.kind);
         assert_eq!(executed, Err(FailureKind::PoolClosed));
-        let began = backend.begin().await.map(|_| ()).map_err(|e| e.kind);
+        let began = backend.begin(None).await.map(|_| ()).map_err(|e| e.kind);
         assert_eq!(began, Err(FailureKind::PoolClosed));
     }
 }

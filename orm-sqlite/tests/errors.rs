@@ -128,7 +128,7 @@ async fn a_lock_held_past_the_busy_timeout_is_a_retryable_conflict() {
         .busy_timeout(std::time::Duration::from_millis(50));
     let db = file_db(options).await;
     run(&db.backend, "CREATE TABLE t (id INTEGER PRIMARY KEY)").await;
-    let mut holder = db.backend.begin().await.expect("begin");
+    let mut holder = db.backend.begin(None).await.expect("begin");
     holder
         .execute("INSERT INTO t (id) VALUES (1)", Vec::new())
         .await

@@ -128,10 +128,13 @@ impl Backend for Faulty {
         })
     }
 
-    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
+    fn begin(
+        &self,
+        statement: Option<&'static str>,
+    ) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>> {
         Box::pin(async move {
             self.faults.check("BEGIN").await?;
-            let inner = self.inner.begin().await?;
+            let inner = self.inner.begin(statement).await?;
             Ok(Box::new(FaultyTx {
                 inner,
                 faults: self.faults.clone(),

@@ -29,7 +29,7 @@ fn as_error(failure: DbFailure) -> Error {
 }
 
 async fn begin(t: &harness::Fresh, isolation: &str) -> Box<dyn Transaction> {
-    let mut tx = t.raw.begin().await.expect("begin");
+    let mut tx = t.raw.begin(None).await.expect("begin");
     let set = format!("SET TRANSACTION ISOLATION LEVEL {isolation}");
     tx.execute(&set, Vec::new()).await.expect("isolation");
     tx

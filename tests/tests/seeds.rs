@@ -708,7 +708,7 @@ async fn qa_sqlite_foreign_keys_on_for_every_pooled_connection() {
         orm_tests::harness::pooled(&[DbRoom::META, DbFurniture::META], CONNECTIONS as u32).await;
     let mut held = Vec::new();
     for _ in 0..CONNECTIONS {
-        held.push(t.raw.begin().await.expect("a pooled connection"));
+        held.push(t.raw.begin(None).await.expect("a pooled connection"));
     }
     for tx in &mut held {
         let rows = tx
@@ -741,7 +741,7 @@ orm_tests::backend_test! {
         for round in 0..CONNECTIONS {
             let mut busy = Vec::new();
             for _ in 0..CONNECTIONS - 1 {
-                let mut tx = t.raw.begin().await.expect("a pooled connection");
+                let mut tx = t.raw.begin(None).await.expect("a pooled connection");
                 tx.fetch("SELECT COUNT(*) FROM roomdata", Vec::new())
                     .await
                     .expect("read");

@@ -13,6 +13,10 @@ impl Session {
     /// Reads run in it from now on, so that they see one consistent database at
     /// `REPEATABLE READ` or `SERIALIZABLE`.
     ///
+    /// On SQLite a read-write transaction begins with `BEGIN IMMEDIATE`: it takes the write
+    /// lock at once, so that it cannot fail when it writes after reading; other writers wait
+    /// for it. A read-only one does not take the lock.
+    ///
     /// It fails with [`Error::TransactionOpen`] if a transaction is already open (a flush
     /// begins one): begin before the first write.
     pub async fn begin(&mut self, options: TxOptions) -> Result<()> {

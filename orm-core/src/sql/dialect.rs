@@ -62,6 +62,13 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         b.push("ROLLBACK TO SAVEPOINT ").ident(name);
     }
 
+    /// The statement that begins a transaction with `options` explicitly
+    /// (`Session::begin`), where it is not the plain `BEGIN`.
+    fn begin_statement(&self, options: &TxOptions) -> Option<&'static str> {
+        let _ = options;
+        None
+    }
+
     /// The statement that sets a new transaction's isolation level and access mode, run right
     /// after it begins; `false` when the dialect has none (SQLite: always serializable, and
     /// read-only is enforced by the session).
@@ -198,6 +205,14 @@ impl Dialect for Sqlite {
     /// bound at all (`is_in` with 100,000 values, the guard or capture of a bulk delete), the
     /// keys go as one JSON array parameter, `IN (SELECT value FROM json_each(?))`: integers and
     /// text survive JSON exactly. Other keys (bytes) stay an IN-list.
+    /// A read-write transaction begun explicitly is likely to read before it writes: it
+    /// takes the write lock at once (waiting up to the busy timeout), because a deferred one
+    /// that read first fails with `SQLITE_BUSY_SNAPSHOT` when it tries to write after another
+    /// writer committed, however long it is willing to wait.
+    fn begin_statement(&self, options: &TxOptions) -> Option<&'static str> {
+        (!options.is_read_only()).then_some("BEGIN IMMEDIATE")
+    }
+
     fn key_list(&self, b: &mut SqlBuilder, column: &str, values: &[crate::Value]) {
         if values.len() > self.max_params() / 2 {
             if let Some(array) = json_array(values) {

@@ -477,10 +477,11 @@ pub(crate) enum TransactionEnd {
     Rollback,
 }
 
-/// The statement a backend's driver runs to begin a transaction (for the log and the count).
-pub(crate) fn transaction_begin() -> Statement {
+/// The statement a backend's driver runs to begin a transaction (for the log and the count):
+/// `statement` if the dialect chose one, else `BEGIN`.
+pub(crate) fn transaction_begin(statement: Option<&'static str>) -> Statement {
     Statement {
-        sql: "BEGIN".into(),
+        sql: statement.unwrap_or("BEGIN").into(),
         params: Vec::new(),
     }
 }

@@ -91,7 +91,7 @@ pub async fn failure(backend: &dyn Backend, sql: &str, params: &[Value]) -> DbFa
 
 /// Begins a transaction, panicking if that fails.
 pub async fn begin(backend: &dyn Backend) -> Box<dyn Transaction> {
-    match backend.begin().await {
+    match backend.begin(None).await {
         Ok(tx) => tx,
         Err(err) => panic!("begin failed: {err}"),
     }

@@ -47,6 +47,7 @@ pub use error::{ConflictKind, ConstraintKind, DbDetails, DriverError, Error, Res
 pub use model::{BelongsTo, Handle, HasMany, HasOne, ManyToMany, Model, Relationship};
 pub use orm_derive::{Model, SqlValue};
 pub use plan::preview::{PlannedStatement, Preview, TableEffect};
+pub use session::Columns;
 pub use session::{
     BindValue, FromRow, IntoKey, ObjectState, Query, RawQuery, RelationValue, Session,
 };

@@ -117,6 +117,19 @@ orm_tests::backend_test! {
                 statements(&spans).iter().any(|s| s.field("sql") == Some("COMMIT")),
                 "the commit is a statement too"
             );
+
+            let found = s.query::<User>().filter(User::NAME.eq("ed")).all_owned().await?;
+            assert_eq!(found.len(), 1);
+            let spans = capture.spans();
+            let query = spans.iter().find(|s| s.name == "orm.query").expect("a query span");
+            assert_eq!(query.field("table"), Some("users"));
+            assert_eq!(query.field("method"), Some("all_owned"));
+            let select = statements(&spans)
+                .into_iter()
+                .find(|s| s.parent == Some("orm.query"))
+                .expect("the query's statement runs in its span");
+            assert_eq!(select.field("kind"), Some("select"));
+            assert_eq!(select.field("rows"), Some("1"));
             Ok::<_, Error>(())
         }
         .with_subscriber(subscriber)

@@ -18,6 +18,7 @@ mod transaction;
 
 pub use crate::arena::ObjectState;
 pub use access::RelationValue;
+pub use query::Columns;
 pub use query::Query;
 pub use raw::{BindValue, FromRow, RawQuery};
 

@@ -17,11 +17,19 @@
 //! does not depend on the shape: it runs once, reported with shape `tree` (depth 8, fan-out 4:
 //! 87,381 nodes). Each JSON line names its `backend`; the text output names it above its table.
 //!
+//! `load` has two ORM sides, each reported against the same floor: `orm` (tracked objects:
+//! `query().load(..).all()`, `related`, `preload`, every row in the identity map) and
+//! `owned` (read-only values: `all_owned()` per level, children and grandchildren filtered with
+//! `is_in` on the keys read, as the floor does), on its own line `load (owned)` (JSON: every
+//! line has `"orm":"tracked"`, the owned line `"orm":"owned"`).
+//!
 //! How a measurement is taken:
 //! - every run (warm-up or timed, ORM or floor) gets a NEW database (below): schema through
 //!   `Database::create_all` (FK columns indexed), the rows the op needs inserted by the floor's
 //!   fast insert, the database settled, then a new connection for the side being measured (so
-//!   caches start equally cold); setup is not timed;
+//!   caches start equally cold; the ORM's pool gets two, each warmed with one read, since sqlx
+//!   returns a connection to the pool in a task of its own and a pool with one connection would
+//!   open a second one inside the op); setup is not timed;
 //! - one warm-up and `--runs` timed runs per side, alternating ORM and floor; medians reported;
 //! - statements: the delta of `Database::statements_executed()` for the ORM (BEGIN and COMMIT
 //!   included), the floor counts its own the same way;
@@ -221,6 +229,8 @@ impl Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
     Orm,
+    /// The ORM's read-only values (`all_owned`), for `load` only.
+    Owned,
     Floor,
 }
 
@@ -228,8 +238,17 @@ impl Side {
     fn name(self) -> &'static str {
         match self {
             Side::Orm => "orm",
+            Side::Owned => "owned",
             Side::Floor => "floor",
         }
+    }
+}
+
+/// The sides `op` is measured on, in the order they alternate.
+fn sides(op: Op) -> &'static [Side] {
+    match op {
+        Op::Load => &[Side::Orm, Side::Owned, Side::Floor],
+        _ => &[Side::Orm, Side::Floor],
     }
 }
 
@@ -1717,13 +1736,22 @@ async fn check_tree_deleted(fresh: &Fresh) -> Res<()> {
 
 async fn orm_db(fresh: &Fresh) -> Res<Database> {
     let db = fresh.orm().await?;
-    // Warm the connection (schema read) the way the floor's first statement would; not timed.
-    let mut s = db.session();
-    if let Err(e) = s.query::<Parent>().count().await {
-        drop(s);
+    // Warm the connections (schema read) the way the floor's first statement would; not timed.
+    // Two of them, read at the same time: sqlx hands a connection back to the pool in a task of
+    // its own, so a statement that follows another at once finds none idle and would open a
+    // new one (milliseconds on PostgreSQL) inside the timed op, which the floor never does.
+    let (mut first, mut second) = (db.session(), db.session());
+    let (a, b) = tokio::join!(
+        first.query::<Parent>().count(),
+        second.query::<Parent>().count()
+    );
+    drop((first, second));
+    if let Err(e) = a.and(b) {
         db.close().await;
         return Err(e.into());
     }
+    // Let both connections return to the pool.
+    tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(db)
 }
 
@@ -1737,6 +1765,17 @@ async fn orm_run(op: Op, shape: Shape, fresh: &Fresh) -> Res<Sample> {
         Op::Update => orm_update(&db, shape, fresh).await,
         Op::TreeDelete => orm_tree_delete(&db, fresh).await,
     };
+    db.close().await;
+    sample
+}
+
+/// The read-only side, measured for `load` only.
+async fn owned_run(op: Op, shape: Shape, fresh: &Fresh) -> Res<Sample> {
+    if op != Op::Load {
+        return Err(format!("no owned side for {}", op.name()).into());
+    }
+    let db = orm_db(fresh).await?;
+    let sample = orm_owned_load(&db, shape).await;
     db.close().await;
     sample
 }
@@ -1920,6 +1959,55 @@ async fn orm_load(db: &Database, shape: Shape) -> Res<Sample> {
             format!("a loaded child looks wrong: {cname}")
         })?;
     }
+    Ok(Sample { time, stmts, peak })
+}
+
+/// The same rows as `orm_load` and the floor, as owned values outside the identity map: one
+/// `all_owned` query per level, the lower levels filtered on the keys read (as the floor does).
+async fn orm_owned_load(db: &Database, shape: Shape) -> Res<Sample> {
+    let stmts0 = db.statements_executed();
+    let heap = HeapProbe::start();
+    let t0 = Instant::now();
+    let mut s = db.session();
+    let parents = s.query::<Parent>().all_owned().await?;
+    let parent_keys: Vec<i64> = parents.iter().filter_map(|p| p.id).collect();
+    let children = s
+        .query::<Child>()
+        .filter(Child::PARENT_ID.is_in(parent_keys))
+        .all_owned()
+        .await?;
+    let child_keys: Vec<i64> = children.iter().filter_map(|c| c.id).collect();
+    let grandchildren = s
+        .query::<Grandchild>()
+        .filter(Grandchild::CHILD_ID.is_in(child_keys))
+        .all_owned()
+        .await?;
+    let time = t0.elapsed();
+    let peak = heap.peak();
+    let stmts = db.statements_executed() - stmts0;
+    check_loaded(shape, parents.len(), children.len(), grandchildren.len())?;
+    // The values hold what the rows hold, and the session holds none of them.
+    if let (Some(child), Some(grandchild)) = (children.last(), grandchildren.last()) {
+        ensure(
+            grandchild.child_id.is_some() && grandchild.payload.starts_with('c'),
+            || format!("a loaded grandchild looks wrong: {grandchild:?}"),
+        )?;
+        ensure(
+            child.id.is_some() && child.parent_id.is_some() && child.name.starts_with('c'),
+            || format!("a loaded child looks wrong: {child:?}"),
+        )?;
+    }
+    let before = db.statements_executed();
+    let id = parents
+        .first()
+        .and_then(|p| p.id)
+        .ok_or("no parent loaded")?;
+    s.get::<Parent>(id)
+        .await?
+        .ok_or("the first parent is gone")?;
+    ensure(db.statements_executed() == before + 1, || {
+        "`get` after `all_owned` did not read the row: the owned values were tracked".to_owned()
+    })?;
     Ok(Sample { time, stmts, peak })
 }
 
@@ -2179,6 +2267,8 @@ struct Outcome {
     op: Op,
     shape: &'static str,
     orm: Sample,
+    /// The read-only ORM side (`load` only).
+    owned: Option<Sample>,
     floor: Sample,
 }
 
@@ -2220,6 +2310,7 @@ async fn one_run(
         setup(&fresh, op, shape, opts.tree_depth, std::mem::take(first)).await?;
         let sample = match side {
             Side::Orm => orm_run(op, shape, &fresh).await,
+            Side::Owned => owned_run(op, shape, &fresh).await,
             Side::Floor => floor_run(op, shape, &fresh).await,
         };
         sample.map_err(|e| BoxError::from(format!("{} side: {e}", side.name())))
@@ -2239,12 +2330,13 @@ async fn bench(
     opts: &Options,
 ) -> Res<Outcome> {
     let mut orm = Vec::new();
+    let mut owned = Vec::new();
     let mut floor = Vec::new();
     let mut first = true;
     let total = opts.warmups + opts.runs;
     for run in 0..total {
         let warm = run < opts.warmups;
-        for side in [Side::Orm, Side::Floor] {
+        for &side in sides(op) {
             let sample = one_run(backend, op, shape, side, opts, &mut first).await?;
             eprintln!(
                 "  {:<14} {:<4} {:<5} {} {:>10.1} ms {:>7} stmts {:>10} peak heap",
@@ -2259,6 +2351,7 @@ async fn bench(
             if !warm {
                 match side {
                     Side::Orm => orm.push(sample),
+                    Side::Owned => owned.push(sample),
                     Side::Floor => floor.push(sample),
                 }
             }
@@ -2269,6 +2362,7 @@ async fn bench(
         op,
         shape: label,
         orm: summarize(op, label, Side::Orm, &orm),
+        owned: (!owned.is_empty()).then(|| summarize(op, label, Side::Owned, &owned)),
         floor: summarize(op, label, Side::Floor, &floor),
     })
 }
@@ -2277,13 +2371,23 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn ratio(o: &Outcome) -> f64 {
+/// `orm` (one of the ORM sides of `o`) over the floor.
+fn ratio(o: &Outcome, orm: &Sample) -> f64 {
     let floor = ms(o.floor.time);
     if floor > 0.0 {
-        ms(o.orm.time) / floor
+        ms(orm.time) / floor
     } else {
         f64::INFINITY
     }
+}
+
+/// Each ORM side of `o` with the name of its line: the tracked side, then the owned one.
+fn orm_lines(o: &Outcome) -> Vec<(&'static str, String, &Sample)> {
+    let mut lines = vec![("tracked", o.op.name().to_owned(), &o.orm)];
+    if let Some(owned) = &o.owned {
+        lines.push(("owned", format!("{} (owned)", o.op.name()), owned));
+    }
+    lines
 }
 
 fn human_bytes(b: usize) -> String {
@@ -2323,36 +2427,48 @@ fn table_line(cells: &[String]) -> String {
     line.trim_end().to_owned()
 }
 
-fn table_row(o: &Outcome) -> String {
-    table_line(&[
-        o.op.name().to_owned(),
-        o.shape.to_owned(),
-        format!("{:.1}", ms(o.orm.time)),
-        format!("{:.1}", ms(o.floor.time)),
-        format!("{:.2}", ratio(o)),
-        o.orm.stmts.to_string(),
-        o.floor.stmts.to_string(),
-        human_bytes(o.orm.peak),
-        human_bytes(o.floor.peak),
-    ])
+/// One table line per ORM side of `o` (`load` has two: `load` and `load (owned)`).
+fn table_rows(o: &Outcome) -> Vec<String> {
+    orm_lines(o)
+        .into_iter()
+        .map(|(_, name, orm)| {
+            table_line(&[
+                name,
+                o.shape.to_owned(),
+                format!("{:.1}", ms(orm.time)),
+                format!("{:.1}", ms(o.floor.time)),
+                format!("{:.2}", ratio(o, orm)),
+                orm.stmts.to_string(),
+                o.floor.stmts.to_string(),
+                human_bytes(orm.peak),
+                human_bytes(o.floor.peak),
+            ])
+        })
+        .collect()
 }
 
-fn json_row(o: &Outcome) -> String {
-    format!(
-        "{{\"backend\":\"{}\",\"op\":\"{}\",\"shape\":\"{}\",\"orm_ms\":{:.3},\"floor_ms\":{:.3},\
-         \"ratio\":{:.3},\"orm_statements\":{},\"floor_statements\":{},\
-         \"orm_peak_heap_bytes\":{},\"floor_peak_heap_bytes\":{}}}",
-        o.backend,
-        o.op.name(),
-        o.shape,
-        ms(o.orm.time),
-        ms(o.floor.time),
-        ratio(o),
-        o.orm.stmts,
-        o.floor.stmts,
-        o.orm.peak,
-        o.floor.peak
-    )
+/// One JSON line per ORM side of `o`, told apart by `"orm"` (`tracked` or `owned`).
+fn json_rows(o: &Outcome) -> Vec<String> {
+    orm_lines(o)
+        .into_iter()
+        .map(|(kind, _, orm)| {
+            format!(
+                "{{\"backend\":\"{}\",\"op\":\"{}\",\"orm\":\"{kind}\",\"shape\":\"{}\",\
+                 \"orm_ms\":{:.3},\"floor_ms\":{:.3},\"ratio\":{:.3},\"orm_statements\":{},\
+                 \"floor_statements\":{},\"orm_peak_heap_bytes\":{},\"floor_peak_heap_bytes\":{}}}",
+                o.backend,
+                o.op.name(),
+                o.shape,
+                ms(orm.time),
+                ms(o.floor.time),
+                ratio(o, orm),
+                orm.stmts,
+                o.floor.stmts,
+                orm.peak,
+                o.floor.peak
+            )
+        })
+        .collect()
 }
 
 fn main() {
@@ -2437,7 +2553,9 @@ async fn run_all(backend: &Backend, opts: &Options) -> usize {
         match bench(backend, op, shape, label, opts).await {
             Ok(outcome) => {
                 if opts.json {
-                    println!("{}", json_row(&outcome));
+                    for line in json_rows(&outcome) {
+                        println!("{line}");
+                    }
                 }
                 outcomes.push(outcome);
             }
@@ -2452,7 +2570,9 @@ async fn run_all(backend: &Backend, opts: &Options) -> usize {
         println!("backend: {} ({title})", backend.name());
         println!("{}", table_line(&HEADER.map(String::from)));
         for o in &outcomes {
-            println!("{}", table_row(o));
+            for line in table_rows(o) {
+                println!("{line}");
+            }
         }
         println!(
             "(medians of {} run(s) per side; ratio = orm / floor; peak heap = bytes allocated above \

@@ -148,16 +148,7 @@ impl<'s, T: Model> Query<'s, T> {
     /// Exactly one matching row: [`Error::NotFound`] for none, [`Error::MultipleRows`] for several.
     pub async fn one(mut self) -> Result<Handle<T>> {
         self.window.limit = Some(2);
-        let mut rows = self.all().await?;
-        match rows.len() {
-            0 => Err(Error::NotFound {
-                model: T::META.name,
-            }),
-            1 => Ok(rows.remove(0)),
-            _ => Err(Error::MultipleRows {
-                model: T::META.name,
-            }),
-        }
+        exactly_one::<T, _>(self.all().await?)
     }
 
     /// Every matching row as an owned `T`, **not** entered into the session: for read-heavy
@@ -243,16 +234,7 @@ impl<'s, T: Model> Query<'s, T> {
     /// [`Error::NotFound`] for none, [`Error::MultipleRows`] for several.
     pub async fn one_owned(mut self) -> Result<T> {
         self.window.limit = Some(2);
-        let mut rows = self.all_owned().await?;
-        match rows.len() {
-            0 => Err(Error::NotFound {
-                model: T::META.name,
-            }),
-            1 => Ok(rows.remove(0)),
-            _ => Err(Error::MultipleRows {
-                model: T::META.name,
-            }),
-        }
+        exactly_one::<T, _>(self.all_owned().await?)
     }
 
     /// Only the chosen `columns` of every matching row, typed by the column descriptors: a
@@ -395,6 +377,20 @@ impl Session {
             sql::select_columns(self.db.dialect(), meta, meta.primary_key, filter, window);
         self.fetch_in_tx(statement, Context::new(Action::Select, meta.table))
             .await
+    }
+}
+
+/// The one row of a query of `T` limited to two: [`Error::NotFound`] for none,
+/// [`Error::MultipleRows`] for two.
+fn exactly_one<T: Model, V>(mut rows: Vec<V>) -> Result<V> {
+    match rows.len() {
+        0 => Err(Error::NotFound {
+            model: T::META.name,
+        }),
+        1 => Ok(rows.remove(0)),
+        _ => Err(Error::MultipleRows {
+            model: T::META.name,
+        }),
     }
 }
 

@@ -276,8 +276,7 @@ impl Arena {
         for entry in self.entries.iter_mut().flatten() {
             for index in 0..entry.meta().relationships.len() {
                 let slot = entry.obj.relation_mut(index);
-                slot.members
-                    .retain(|m| !matches!(m, crate::model::Member::Held(id) if *id == gone));
+                slot.members.remove_held(gone);
             }
         }
     }

@@ -35,6 +35,7 @@ pub mod value;
 mod arena;
 mod checks;
 mod database;
+mod members;
 mod plan;
 mod schema;
 mod session;
@@ -69,6 +70,8 @@ pub mod __private {
     pub use crate::checks::*;
     pub use crate::column::{Column, Rel};
     pub use crate::error::Error;
+    /// Work counters for complexity tests (not part of the API).
+    pub use crate::members::member_probes;
     pub use crate::meta::{
         Cascade, ColumnMeta, ForeignKeyMeta, ModelMeta, OnDelete, PassiveDeletes, RelKind,
         RelationshipMeta,

@@ -1,6 +1,7 @@
 //! The `Model` trait that `#[derive(Model)]` implements, typed handles, and the relationship
 //! field types (`HasMany`, `HasOne`, `BelongsTo`, `ManyToMany`).
 
+use crate::members::Members;
 use crate::meta::{ModelMeta, RelKind};
 use crate::value::{Value, ValueError};
 use std::any::Any;
@@ -179,7 +180,7 @@ fn misfit(meta: &ModelMeta, values: &[Value]) -> Option<(&'static str, ValueErro
 /// it held when loaded (or at the last flush), so that a flush can tell additions from removals.
 pub struct RelSlot {
     pub(crate) loaded: bool,
-    pub(crate) members: Vec<Member>,
+    pub(crate) members: Members,
     /// What it held when last loaded or flushed, recorded at its first change since (`None`:
     /// unchanged, it holds exactly that). Copy-on-write: loads and flushes of large collections
     /// do not copy them.
@@ -212,7 +213,7 @@ impl SlotStamp {
 impl fmt::Debug for RelSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.loaded || !self.members.is_empty() {
-            f.debug_list().entries(&self.members).finish()
+            f.debug_list().entries(self.members.iter()).finish()
         } else {
             f.write_str("<not loaded>")
         }
@@ -270,7 +271,7 @@ macro_rules! relationship_type {
 
         impl<T: Model> Default for $name<T> {
             fn default() -> Self {
-                let slot = RelSlot { loaded: false, members: Vec::new(), original: None, build: build::<T>, stamp: None };
+                let slot = RelSlot { loaded: false, members: Members::default(), original: None, build: build::<T>, stamp: None };
                 $name { slot, _target: PhantomData }
             }
         }

@@ -204,7 +204,7 @@ fn removing_from_a_delete_orphan_collection_deletes_the_child_by_key() {
     load(&mut arena, p, 0, &[c1, c2]);
     let slot = arena.entry_mut(p).obj.relation_mut(0);
     slot.before_change();
-    slot.members.remove(1);
+    slot.members.remove_held(c2);
     let plan = plan_flush(&arena, Vec::new()).expect("plan");
     assert_eq!(
         sql(&plan),

@@ -173,11 +173,11 @@ impl Session {
         self.load_for_change(owner_id, rel.index()).await?;
         if self
             .arena
-            .entry(owner_id)
+            .entry_mut(owner_id)
             .obj
-            .relation(rel.index())
-            .held()
-            .any(|m| m == child_id)
+            .relation_mut(rel.index())
+            .members
+            .contains_held(child_id)
         {
             return Ok(());
         }
@@ -221,8 +221,7 @@ impl Session {
         let rel = &model.relationships[index];
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
-        slot.members
-            .retain(|m| !matches!(m, Member::Held(id) if *id == child));
+        slot.members.remove_held(child);
         self.link_partner(rel, owner, child, false);
         self.note_detached(model, rel, child)
     }
@@ -356,20 +355,23 @@ impl Session {
 
     /// Removes `child` from the same relationship of every other object (a child has one parent
     /// through a one-to-many).
+    ///
+    /// Each object of the model is asked whether it holds the child, in O(1) (the collections
+    /// keep a position index once large); the objects are walked, not their collections.
     fn detach_from_holders(&mut self, model: &'static ModelMeta, index: usize, child: ObjId) {
-        let holders: Vec<ObjId> = self
-            .arena
-            .iter()
-            .filter(|(_, e)| {
-                e.meta().same(model) && e.obj.relation(index).held().any(|m| m == child)
-            })
-            .map(|(id, _)| id)
-            .collect();
-        for holder in holders {
-            let slot = self.arena.entry_mut(holder).obj.relation_mut(index);
-            slot.before_change();
-            slot.members
-                .retain(|m| !matches!(m, Member::Held(id) if *id == child));
+        for raw in 0..self.arena.slots() {
+            let holder = ObjId(u32::try_from(raw).unwrap_or(u32::MAX));
+            let Some(entry) = self.arena.get_mut(holder) else {
+                continue;
+            };
+            if !entry.meta().same(model) {
+                continue;
+            }
+            let slot = entry.obj.relation_mut(index);
+            if slot.members.contains_held(child) {
+                slot.before_change();
+                slot.members.remove_held(child);
+            }
         }
     }
 
@@ -408,8 +410,7 @@ impl Session {
                     {
                         let slot = self.arena.entry_mut(p).obj.relation_mut(rel_index);
                         slot.before_change();
-                        slot.members
-                            .retain(|m| !matches!(m, Member::Held(id) if *id == other));
+                        slot.members.remove_held(other);
                     }
                 }
             }
@@ -425,14 +426,12 @@ impl Session {
             return;
         }
         slot.before_change();
-        slot.members
-            .retain(|m| !matches!(m, Member::Held(id) if *id == owner));
+        slot.members.remove_held(owner);
         if attach {
-            if partner.kind.is_collection() {
-                slot.members.push(Member::Held(owner));
-            } else {
-                slot.members = vec![Member::Held(owner)];
+            if !partner.kind.is_collection() {
+                slot.members.clear();
             }
+            slot.members.push(Member::Held(owner));
         }
     }
 

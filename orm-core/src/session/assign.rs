@@ -155,7 +155,7 @@ impl Session {
         // The collection holds what was assigned, in the order it was assigned.
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
-        slot.members = assigned;
+        slot.members = assigned.into();
         Ok(())
     }
 
@@ -171,7 +171,7 @@ impl Session {
                 self.set_reference(owner, index, None)?;
                 let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
                 slot.before_change();
-                slot.members = vec![Member::New(object)];
+                slot.members = vec![Member::New(object)].into();
                 Ok(())
             }
             None => self.set_reference(owner, index, None),

@@ -11,7 +11,7 @@ use crate::model::{AnyModel, Handle, Member, Model, ObjId};
 pub(crate) fn check_save_update(object: &dyn AnyModel) -> Result<()> {
     let meta = object.meta();
     for (index, rel) in meta.relationships.iter().enumerate() {
-        for member in &object.relation(index).members {
+        for member in object.relation(index).members.iter() {
             let Member::New(child) = member else { continue };
             if !rel.cascade.contains(Cascade::SAVE_UPDATE) {
                 return Err(without_save_update(meta, rel));
@@ -96,7 +96,7 @@ impl Session {
             }
         }
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
-        slot.members = kept;
+        slot.members = kept.into();
         slot.loaded = true;
         adopted
     }

@@ -97,17 +97,34 @@ fn decode_column(row: &SqliteRow, index: usize) -> Result<Value, DbFailure> {
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let class = raw.type_info().name().to_owned();
-    match class.as_str() {
-        "INTEGER" => decode::<i64>(raw, index).map(Value::Integer),
-        "REAL" => decode::<f64>(raw, index).map(Value::Real),
-        "TEXT" => decode::<String>(raw, index).map(Value::Text),
-        "BLOB" => decode::<Vec<u8>>(raw, index).map(Value::Blob),
-        other => Err(decode_failure(
-            index,
-            &format!("unexpected storage class {other}"),
-        )),
+    // The class is read into a tag first (no copy of its name per value), then the value.
+    let class = match raw.type_info().name() {
+        "INTEGER" => StorageClass::Integer,
+        "REAL" => StorageClass::Real,
+        "TEXT" => StorageClass::Text,
+        "BLOB" => StorageClass::Blob,
+        other => {
+            return Err(decode_failure(
+                index,
+                &format!("unexpected storage class {other}"),
+            ))
+        }
+    };
+    match class {
+        StorageClass::Integer => decode::<i64>(raw, index).map(Value::Integer),
+        StorageClass::Real => decode::<f64>(raw, index).map(Value::Real),
+        StorageClass::Text => decode::<String>(raw, index).map(Value::Text),
+        StorageClass::Blob => decode::<Vec<u8>>(raw, index).map(Value::Blob),
     }
+}
+
+/// SQLite's storage classes of a non-NULL value.
+#[derive(Clone, Copy)]
+enum StorageClass {
+    Integer,
+    Real,
+    Text,
+    Blob,
 }
 
 fn decode<'r, T: Decode<'r, Sqlite>>(

@@ -42,6 +42,7 @@ orm_tests::backend_test! {
             s.append(ed, User::ADDRESSES, address).await?;
         }
         let probes = member_probes() - before;
+        eprintln!("{probes} member slots looked at");
         // Linear: a few slots per call plus one pass to index the collection. A scan per call
         // would look at about 5,000 x 7,500 = 37,500,000 slots.
         assert!(

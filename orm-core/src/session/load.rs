@@ -91,9 +91,17 @@ impl Session {
     ) -> Result<Vec<Row>> {
         self.recover_lost_transaction()?;
         self.db.ensure_valid(meta)?;
+        let ctx = Context::new(Action::Select, meta.table);
+        // Where the dialect packs rows (SQLite), they come back as one value: see
+        // `Dialect::pack_rows_open` for why, and `sql::packed` for how they are read.
+        if let Some(statement) = sql::select_packed(self.db.dialect(), meta, filter, window) {
+            let packed = self.fetch_in_tx(statement, ctx).await?;
+            return sql::packed::unpack(packed, meta.columns.len()).map_err(|message| {
+                Error::internal(format!("reading from `{}`", meta.table), message)
+            });
+        }
         let statement = sql::select(self.db.dialect(), meta, filter, window);
-        self.fetch_in_tx(statement, Context::new(Action::Select, meta.table))
-            .await
+        self.fetch_in_tx(statement, ctx).await
     }
 
     /// Reloads an expired object's columns; a row that is gone makes the object unavailable.

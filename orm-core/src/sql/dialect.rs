@@ -62,6 +62,21 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
         b.push("ROLLBACK TO SAVEPOINT ").ident(name);
     }
 
+    /// Opens a query that returns many rows as ONE value the database builds (a JSON array of
+    /// rows, read back by `sql::packed::unpack`), where the driver's per-row cost is what a bulk
+    /// read spends its time on: everything up to the inner SELECT, whose `columns` (named as
+    /// the inner SELECT names them) are packed in `order` ((column, descending) pairs).
+    /// `false`: the dialect reads rows one by one, and writes nothing.
+    fn pack_rows_open(&self, b: &mut SqlBuilder, columns: &[&str], order: &[(&str, bool)]) -> bool {
+        let _ = (b, columns, order);
+        false
+    }
+
+    /// Closes what [`Dialect::pack_rows_open`] opened, after the inner SELECT.
+    fn pack_rows_close(&self, b: &mut SqlBuilder) {
+        let _ = b;
+    }
+
     /// The statement that begins a transaction with `options` explicitly
     /// (`Session::begin`), where it is not the plain `BEGIN`.
     fn begin_statement(&self, options: &TxOptions) -> Option<&'static str> {
@@ -209,6 +224,43 @@ impl Dialect for Sqlite {
     /// takes the write lock at once (waiting up to the busy timeout), because a deferred one
     /// that read first fails with `SQLITE_BUSY_SNAPSHOT` when it tries to write after another
     /// writer committed, however long it is willing to wait.
+    /// sqlx's SQLite driver costs about 1 us per row (a worker thread, a message and several
+    /// allocations per row), several times what SQLite spends stepping it: rows packed into one
+    /// JSON value by SQLite come back 3-4x faster from a few dozen rows up. JSON cannot hold
+    /// every value exactly, so a REAL goes as its 17-digit text in a one-element array (JSON
+    /// numbers would keep 15 digits) and a BLOB as `{"b": hex}` (JSON has no bytes); the class
+    /// is read per value, since a SQLite column can hold any class.
+    fn pack_rows_open(&self, b: &mut SqlBuilder, columns: &[&str], order: &[(&str, bool)]) -> bool {
+        b.push("SELECT json_group_array(json_array(");
+        b.list(columns.iter(), |b, column| {
+            b.push("CASE typeof(")
+                .ident(column)
+                .push(") WHEN 'real' THEN json_array(printf('%!.17g', ")
+                .ident(column)
+                .push(")) WHEN 'blob' THEN json_object('b', hex(")
+                .ident(column)
+                .push(")) ELSE ")
+                .ident(column)
+                .push(" END");
+        });
+        b.push(")");
+        // The rows' order inside the array is the aggregate's input order unless it is said:
+        // the inner ORDER BY (kept, for its LIMIT) is repeated here.
+        if !order.is_empty() {
+            b.push(" ORDER BY ");
+            b.list(order.iter(), |b, (column, descending)| {
+                b.ident(column)
+                    .push(if *descending { " DESC" } else { " ASC" });
+            });
+        }
+        b.push(") FROM (");
+        true
+    }
+
+    fn pack_rows_close(&self, b: &mut SqlBuilder) {
+        b.push(") AS ").ident("orm_rows");
+    }
+
     fn begin_statement(&self, options: &TxOptions) -> Option<&'static str> {
         (!options.is_read_only()).then_some("BEGIN IMMEDIATE")
     }

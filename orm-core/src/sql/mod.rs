@@ -5,6 +5,7 @@
 
 pub(crate) mod describe;
 mod dialect;
+pub(crate) mod packed;
 pub(crate) mod rowset;
 
 pub use dialect::{values_source, Comparison, Dialect, Postgres, Sqlite, POSTGRES, SQLITE};
@@ -549,13 +550,48 @@ pub(crate) fn select_columns(
     window: &Window,
 ) -> Statement {
     let mut b = SqlBuilder::new(dialect);
+    select_into(&mut b, meta, columns, filter, window);
+    b.finish()
+}
+
+fn select_into(
+    b: &mut SqlBuilder,
+    meta: &ModelMeta,
+    columns: &[usize],
+    filter: Option<&Expr>,
+    window: &Window,
+) {
     b.push("SELECT ")
         .columns(meta, columns.iter().copied())
         .push(" FROM ")
         .ident(meta.table);
-    where_clause(&mut b, meta, filter);
-    window_clause(&mut b, meta, window);
-    b.finish()
+    where_clause(b, meta, filter);
+    window_clause(b, meta, window);
+}
+
+/// Every column of the rows `select` would return, packed by the database into one value
+/// ([`Dialect::pack_rows`]); `None` where the dialect does not pack rows. The rows come back
+/// with [`packed::unpack`].
+pub(crate) fn select_packed(
+    dialect: &'static dyn Dialect,
+    meta: &ModelMeta,
+    filter: Option<&Expr>,
+    window: &Window,
+) -> Option<Statement> {
+    let names: Vec<&str> = meta.columns.iter().map(|c| c.name).collect();
+    let order: Vec<(&str, bool)> = window
+        .order
+        .iter()
+        .map(|&(column, descending)| (meta.columns[column].name, descending))
+        .collect();
+    let mut b = SqlBuilder::new(dialect);
+    if !dialect.pack_rows_open(&mut b, &names, &order) {
+        return None;
+    }
+    let columns: Vec<usize> = (0..meta.columns.len()).collect();
+    select_into(&mut b, meta, &columns, filter, window);
+    dialect.pack_rows_close(&mut b);
+    Some(b.finish())
 }
 
 #[cfg(test)]

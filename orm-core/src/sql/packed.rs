@@ -267,7 +267,7 @@ fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
         _ => Err(format!("a packed BLOB is not hex: {hex:?}")),
     };
     let bytes = hex.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(format!(
             "a packed BLOB has an odd number of hex digits: {hex:?}"
         ));

@@ -97,6 +97,16 @@ impl<'s, T: Model> Query<'s, T> {
         }
     }
 
+    /// Every matching row, read after an autoflush (what `all` and `all_owned` build from).
+    async fn matching_rows(&mut self) -> Result<Vec<Row>> {
+        let filter = self.take_filter();
+        self.session.register::<T>()?;
+        self.session.autoflush().await?;
+        self.session
+            .select_rows(T::META, filter.as_ref(), &self.window)
+            .await
+    }
+
     /// Refuses eager loading for a read that returns values, not session objects: there are no
     /// tracked objects for the related rows to be attached to.
     fn refuse_eager(&self, method: &str) -> Result<()> {
@@ -122,13 +132,8 @@ impl<'s, T: Model> Query<'s, T> {
     }
 
     async fn all_traced(mut self) -> Result<Vec<Handle<T>>> {
-        let filter = self.take_filter();
+        let rows = self.matching_rows().await?;
         let session = self.session;
-        session.register::<T>()?;
-        session.autoflush().await?;
-        let rows = session
-            .select_rows(T::META, filter.as_ref(), &self.window)
-            .await?;
         let ids = session.merge_rows(T::META, rows, crate::model::build::<T>)?;
         for index in self.eager {
             session.load_relation_many(&ids, T::META, index).await?;
@@ -209,13 +214,7 @@ impl<'s, T: Model> Query<'s, T> {
 
     async fn all_owned_traced(mut self) -> Result<Vec<T>> {
         self.refuse_eager("all_owned")?;
-        let filter = self.take_filter();
-        let session = self.session;
-        session.register::<T>()?;
-        session.autoflush().await?;
-        let rows = session
-            .select_rows(T::META, filter.as_ref(), &self.window)
-            .await?;
+        let rows = self.matching_rows().await?;
         // No key, no lookup, no box, no clone: each row's values move into its struct.
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {

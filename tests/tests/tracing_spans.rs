@@ -6,7 +6,6 @@ use orm_tests::harness::{self, placeholders};
 use orm_tests::models::{Address, User};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tracing::instrument::WithSubscriber;
 use tracing::span::{Attributes, Id, Record};
 use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -29,11 +28,31 @@ impl SpanRecord {
 
 /// Collects every span that closes.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<SpanRecord>>>);
+struct Capture(Arc<Mutex<Recorded>>);
+
+/// Every span as it opened (with the fields it opened with), and every span that closed (with
+/// its fields then).
+#[derive(Default)]
+struct Recorded {
+    opened: Vec<SpanRecord>,
+    closed: Vec<SpanRecord>,
+}
 
 impl Capture {
+    /// The spans that closed, with their fields.
     fn spans(&self) -> Vec<SpanRecord> {
-        self.0.lock().expect("capture lock").clone()
+        self.0.lock().expect("capture lock").closed.clone()
+    }
+
+    /// The spans that opened, with the fields they opened with. A span closes when its last handle and
+    /// its last child are gone, which a test cannot always wait for; that it opened is enough
+    /// for its name and place.
+    fn opened(&self) -> Vec<SpanRecord> {
+        self.0.lock().expect("capture lock").opened.clone()
+    }
+
+    fn clear(&self) {
+        *self.0.lock().expect("capture lock") = Recorded::default();
     }
 }
 
@@ -54,6 +73,12 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         let mut fields = Fields(BTreeMap::new());
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
+            let opened = SpanRecord {
+                name: span.name(),
+                fields: fields.0.clone(),
+                parent: span.parent().map(|p| p.name()),
+            };
+            self.0.lock().expect("capture lock").opened.push(opened);
             span.extensions_mut().insert(fields);
         }
     }
@@ -78,8 +103,28 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
             fields,
             parent: span.parent().map(|p| p.name()),
         };
-        self.0.lock().expect("capture lock").push(record);
+        self.0.lock().expect("capture lock").closed.push(record);
     }
+}
+
+/// The tests of this file run one at a time, against one global subscriber: `tracing` caches,
+/// per call site, whether any subscriber wants it, and scoped subscribers coming and going on
+/// parallel threads leave call sites cached as unwanted while a test still wants them.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The spans recorded since the last call, by the one global subscriber (installed once).
+fn fresh_capture() -> Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    let capture = CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(capture.clone()),
+        )
+        .expect("no other global subscriber in this test binary");
+        capture
+    });
+    capture.clear();
+    capture.clone()
 }
 
 fn statements(spans: &[SpanRecord]) -> Vec<&SpanRecord> {
@@ -89,18 +134,20 @@ fn statements(spans: &[SpanRecord]) -> Vec<&SpanRecord> {
 orm_tests::backend_test! {
     #[tokio::test]
     async fn flush_commit_and_statements_have_spans_with_their_facts() -> Result<()> {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let _alone = ONE_AT_A_TIME.lock().await;
+        let capture = fresh_capture();
         async {
             let t = harness::fresh(&[User::META, Address::META]).await;
             let mut s = t.db.session();
             s.add(User::new("ed", "Ed Jones", "secret-nickname"))?;
             s.commit().await?;
+            let opened = capture.opened();
+            assert!(opened.iter().any(|s| s.name == "orm.commit"), "{opened:?}");
+            assert!(
+                opened.iter().any(|s| s.name == "orm.flush" && s.parent == Some("orm.commit")),
+                "the commit's flush: {opened:?}"
+            );
             let spans = capture.spans();
-            let names: Vec<&str> = spans.iter().map(|s| s.name).collect();
-            assert!(names.contains(&"orm.commit"), "{names:?}");
-            let flush = spans.iter().find(|s| s.name == "orm.flush").expect("a flush span");
-            assert_eq!(flush.parent, Some("orm.commit"), "the commit's flush");
             let insert = statements(&spans)
                 .into_iter()
                 .find(|s| s.field("kind") == Some("insert"))
@@ -121,7 +168,8 @@ orm_tests::backend_test! {
             let found = s.query::<User>().filter(User::NAME.eq("ed")).all_owned().await?;
             assert_eq!(found.len(), 1);
             let spans = capture.spans();
-            let query = spans.iter().find(|s| s.name == "orm.query").expect("a query span");
+            let opened = capture.opened();
+            let query = opened.iter().find(|s| s.name == "orm.query").expect("a query span");
             assert_eq!(query.field("table"), Some("users"));
             assert_eq!(query.field("method"), Some("all_owned"));
             let select = statements(&spans)
@@ -132,7 +180,6 @@ orm_tests::backend_test! {
             assert_eq!(select.field("rows"), Some("1"));
             Ok::<_, Error>(())
         }
-        .with_subscriber(subscriber)
         .await
     }
 }
@@ -140,8 +187,8 @@ orm_tests::backend_test! {
 orm_tests::backend_test! {
     #[tokio::test]
     async fn bound_values_and_errors_are_recorded_when_asked() -> Result<()> {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let _alone = ONE_AT_A_TIME.lock().await;
+        let capture = fresh_capture();
         async {
             let t = harness::fresh(&[User::META, Address::META]).await;
             t.db.set_trace_values(true);
@@ -170,7 +217,6 @@ orm_tests::backend_test! {
             assert_eq!(failure.field("rows"), None);
             Ok::<_, Error>(())
         }
-        .with_subscriber(subscriber)
         .await
     }
 }

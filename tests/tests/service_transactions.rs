@@ -615,3 +615,50 @@ orm_tests::backend_test! {
         Ok(())
     }
 }
+
+orm_tests::backend_test! {
+    #[tokio::test]
+    async fn a_dropped_raw_write_leaves_the_session_truthful() -> Result<()> {
+        // The raw write's future is dropped at every await point in turn (a cancelled request).
+        let mut polls = 0;
+        loop {
+            let t = fresh().await;
+            let mut s = t.db.session();
+            let ed = s.add(user("ed"))?;
+            s.flush().await?;
+            let write = s
+                .sql(placeholders("UPDATE users SET nickname = ? WHERE name = ?"))
+                .bind("raw")
+                .bind("ed")
+                .execute();
+            let completed = drop_after_polls(write, polls).await;
+            let what = format!("raw write dropped after {polls} polls");
+            let committed = match s.commit().await {
+                Err(Error::TransactionLost) => s.commit().await,
+                other => other,
+            };
+            committed?;
+            let stored = t.rows("SELECT nickname FROM users WHERE name = 'ed'").await;
+            match stored.first().and_then(|row| row.first()) {
+                Some(Value::Text(nickname)) => {
+                    if completed {
+                        assert_eq!(nickname, "raw", "{what}");
+                    }
+                    let held = s.read(ed).await?.nickname.clone();
+                    assert_eq!(held.as_deref(), Some(nickname.as_str()), "{what}");
+                }
+                _ => {
+                    // The transaction went with the future: the session forgot ed's insert.
+                    assert!(!completed, "{what}");
+                    assert_ne!(s.state(ed), ObjectState::Persistent, "{what}");
+                }
+            }
+            if completed {
+                break;
+            }
+            polls += 1 + polls / 8;
+            assert!(polls < 5000, "the raw write never completed");
+        }
+        Ok(())
+    }
+}

@@ -104,6 +104,13 @@ impl Session {
         self.fetch_in_tx(statement, ctx).await
     }
 
+    /// The row with primary key `key`, if any (what `get` and a reload read).
+    async fn select_by_key(&mut self, meta: &'static ModelMeta, key: &[Value]) -> Result<Vec<Row>> {
+        let filter = Expr::key(meta, key);
+        self.select_rows(meta, Some(&filter), &Window::default())
+            .await
+    }
+
     /// Reloads an expired object's columns; a row that is gone makes the object unavailable.
     pub(crate) async fn reload(&mut self, id: ObjId) -> Result<()> {
         let entry = self.arena.entry(id);
@@ -112,9 +119,7 @@ impl Session {
             model: meta.name,
             action: "reloading it",
         })?;
-        let rows = self
-            .select_rows(meta, Some(&Expr::key(meta, &key)), &Window::default())
-            .await?;
+        let rows = self.select_by_key(meta, &key).await?;
         match rows.into_iter().next() {
             Some(row) => self.overwrite_columns(id, row),
             None => {
@@ -282,9 +287,7 @@ impl Session {
                 return Ok(Some(id));
             }
         }
-        let rows = self
-            .select_rows(meta, Some(&Expr::key(meta, key)), &Window::default())
-            .await?;
+        let rows = self.select_by_key(meta, key).await?;
         Ok(self.merge_rows(meta, rows, build)?.into_iter().next())
     }
 

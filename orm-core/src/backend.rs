@@ -185,6 +185,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'_, Result<Box<dyn Transaction>, DbFailure>>;
     /// Closes the pool; later calls fail with `PoolClosed`.
     fn close(&self) -> BoxFuture<'_, ()>;
+
+    /// The backend as [`Any`](std::any::Any), so that tools that need the driver's own pool
+    /// (the migrations of `orm-migrate` run through sqlx's migrator) can reach it with
+    /// [`Database::backend_as`](crate::Database::backend_as). `None`: this backend does not offer it (a wrapper).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// An open transaction on one connection. Dropping it without `commit` rolls it back.

@@ -217,6 +217,23 @@ impl Database {
         &*self.inner.backend
     }
 
+    /// The backend as its concrete type `B` (`orm_sqlite::SqliteBackend`,
+    /// `orm_postgres::PgBackend`), for tools that need the driver's pool; `None` if it is
+    /// another type or does not offer itself ([`Backend::as_any`]).
+    pub fn backend_as<B: Backend>(&self) -> Option<&B> {
+        self.inner.backend.as_any()?.downcast_ref::<B>()
+    }
+
+    /// `models` and every model they reach through relationships, each once, with their
+    /// relationships validated: the set of tables [`create_all`](Self::create_all) creates.
+    pub fn model_set(&self, models: &[&'static ModelMeta]) -> Result<Vec<&'static ModelMeta>> {
+        let all = schema::reachable(models);
+        for model in &all {
+            self.ensure_valid(model)?;
+        }
+        Ok(all)
+    }
+
     /// Validates the relationships of `model` once, before the first statement that uses it.
     pub(crate) fn ensure_valid(&self, model: &'static ModelMeta) -> Result<()> {
         let mut validated = self
@@ -335,14 +352,6 @@ impl Database {
                 .await?;
         }
         Ok(())
-    }
-
-    fn model_set(&self, models: &[&'static ModelMeta]) -> Result<Vec<&'static ModelMeta>> {
-        let all = schema::reachable(models);
-        for model in &all {
-            self.ensure_valid(model)?;
-        }
-        Ok(all)
     }
 
     /// Runs raw SQL outside any session (an escape hatch: `PRAGMA`s, reports, maintenance).

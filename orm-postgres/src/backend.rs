@@ -160,6 +160,10 @@ impl Backend for PgBackend {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.pool.close().await })
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// An open transaction on one pooled connection; dropping it rolls back.

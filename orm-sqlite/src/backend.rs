@@ -203,6 +203,10 @@ impl Backend for SqliteBackend {
             }
         })
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// An open transaction on one pooled connection; dropping it rolls back.

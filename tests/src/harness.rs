@@ -382,6 +382,39 @@ impl Fresh {
     }
 }
 
+/// A database of the running instance's backend that a tool opens by URL (the migrations
+/// command line): a SQLite file in a temporary directory, or a PostgreSQL schema of its own,
+/// named in the URL's `options` and dropped when the test ends.
+#[derive(Debug)]
+pub struct Scratch {
+    /// The URL to connect to.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A new, empty [`Scratch`] database.
+pub async fn scratch() -> Scratch {
+    match current() {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
+            Scratch {
+                url,
+                _dir: Some(dir),
+            }
+        }
+        Backend::Postgres => {
+            let base = postgres_url().expect("checked by `run`");
+            let schema = new_schema(&base).await;
+            let separator = if base.contains('?') { '&' } else { '?' };
+            Scratch {
+                url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+                _dir: None,
+            }
+        }
+    }
+}
+
 /// Sets every identity sequence of the current schema to continue after the largest key.
 const RESYNC_IDENTITIES: &str = "DO $$ DECLARE r record; BEGIN \
     FOR r IN SELECT table_name, column_name FROM information_schema.columns \

@@ -733,3 +733,40 @@ orm_tests::backend_test! {
         assert!(matches!(missing, Err(MigrateError::Usage(_))), "{missing:?}");
     }
 }
+
+orm_tests::backend_test! {
+    /// `apply` dropped at any await point (a cancelled start-up): the migration still finishes
+    /// whole or not at all, and the next `apply` brings the database to the models with every
+    /// row kept. The migration is SQLite's rebuild, whose script turns foreign keys off.
+    #[tokio::test]
+    async fn apply_dropped_at_any_await_point_leaves_a_whole_migration() {
+        let mut polls = 0;
+        loop {
+            let fresh = harness::fresh(&[]).await;
+            let db = &fresh.db;
+            let dir = folder();
+            migrate_to(db, dir.path(), &v2(), GenerateOptions::new()).await;
+            fresh.exec("INSERT INTO users (id, name, fullname, status) VALUES (1, 'jack', 'Jack', 'a')").await;
+            fresh.exec("INSERT INTO addresses (id, email_address, user_id) VALUES (1, 'j@x', 1)").await;
+            orm_migrate::generate(db, &v3(), dir.path(), &GenerateOptions::new())
+                .await
+                .expect("generate");
+
+            let finished = harness::drop_after_polls(orm_migrate::apply(db, dir.path()), polls).await;
+            let applied = orm_migrate::apply(db, dir.path()).await.expect("apply after the drop");
+            assert!(applied.len() <= 1);
+            let diff = orm_migrate::diff(db, &v3(), &Renames::new()).await.expect("diff");
+            assert!(diff.is_empty(), "after a drop at poll {polls}: {:?}", diff.changes);
+            assert_eq!(fresh.count("addresses").await, 1, "drop at poll {polls}");
+            assert_eq!(fresh.count(orm_migrate::TRACKING_TABLE).await, 2);
+            if fresh.backend == Backend::Sqlite {
+                assert_eq!(fresh.scalar("PRAGMA foreign_keys").await, 1, "drop at poll {polls}");
+            }
+            if finished {
+                break;
+            }
+            polls += 1;
+            assert!(polls < 10_000, "apply never finished");
+        }
+    }
+}

@@ -137,9 +137,21 @@ pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<Migr
             .find(|m| m.version == version)
             .map(|m| m.description.to_string())
     };
-    let outcome = match &pool {
-        Pool::Sqlite { pool, in_memory } => run_sqlite(pool, *in_memory, migrator).await,
-        Pool::Postgres(pool) => run_postgres(pool, migrator).await,
+    // The migrations run in a task of their own: a caller that stops waiting (a cancelled
+    // start-up, a timeout) does not cut a migration off between two of its statements. It
+    // finishes, or fails and is cleaned up, and the next call waits for it (the lock, or
+    // SQLite's single connection).
+    let owned = Migrator::with_migrations(migrator.iter().cloned().collect());
+    let task = tokio::spawn(async move {
+        match &pool {
+            Pool::Sqlite { pool, in_memory } => run_sqlite(pool, *in_memory, &owned).await,
+            Pool::Postgres(pool) => run_postgres(pool, &owned).await,
+        }
+    });
+    let outcome = match task.await {
+        Ok(outcome) => outcome,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => Err(MigrateError::Execute(sqlx::Error::WorkerCrashed)),
     };
     outcome.map_err(translate(Some(&describe)))?;
     Ok(status.pending)

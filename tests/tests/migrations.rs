@@ -13,7 +13,7 @@ use std::path::Path;
 /// The seed's users and addresses, in the versions the guide's "Migrations" chapter walks
 /// through: first without a foreign key, then with a `status` column, then with the
 /// foreign key (`ON DELETE CASCADE`), then without `nickname`.
-mod seed {
+pub mod seed {
     pub mod v1 {
         use orm_core::prelude::*;
 

@@ -154,7 +154,11 @@ pub(crate) fn foreign_key_clause(dialect: &dyn Dialect, fk: &crate::schema::Fore
 }
 
 /// `CREATE [UNIQUE] INDEX name ON table (columns)`.
-pub(crate) fn create_index(dialect: &dyn Dialect, table: &str, index: &crate::schema::Index) -> String {
+pub(crate) fn create_index(
+    dialect: &dyn Dialect,
+    table: &str,
+    index: &crate::schema::Index,
+) -> String {
     format!(
         "CREATE {}INDEX {} ON {} ({})",
         if index.unique { "UNIQUE " } else { "" },

@@ -183,7 +183,9 @@ async fn run_command(
             for change in &generated.skipped {
                 print(
                     out,
-                    format!("skipped (destructive; pass --allow-destructive to write it): {change}"),
+                    format!(
+                        "skipped (destructive; pass --allow-destructive to write it): {change}"
+                    ),
                 );
             }
             Ok(Outcome::Done)
@@ -232,6 +234,8 @@ async fn run_command(
             }
             Ok(Outcome::Differs)
         }
-        other => Err(Error::Usage(format!("unknown command `{other}`\n\n{USAGE}"))),
+        other => Err(Error::Usage(format!(
+            "unknown command `{other}`\n\n{USAGE}"
+        ))),
     }
 }

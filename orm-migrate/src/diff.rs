@@ -208,13 +208,19 @@ impl fmt::Display for Change {
             Change::RenameColumn { table, from, to } => {
                 write!(f, "rename column `{table}.{from}` to `{to}`")
             }
-            Change::AlterColumn { table, from, to, .. } => {
+            Change::AlterColumn {
+                table, from, to, ..
+            } => {
                 write!(f, "alter column `{table}.{}`:", to.name)?;
                 if from.type_name != to.type_name {
                     write!(f, " type {} -> {}", from.type_name, to.type_name)?;
                 }
                 if from.nullable != to.nullable {
-                    f.write_str(if to.nullable { " drop NOT NULL" } else { " set NOT NULL" })?;
+                    f.write_str(if to.nullable {
+                        " drop NOT NULL"
+                    } else {
+                        " set NOT NULL"
+                    })?;
                 }
                 if from.default != to.default {
                     match &to.default {
@@ -223,14 +229,21 @@ impl fmt::Display for Change {
                     }
                 }
                 if from.generated != to.generated {
-                    f.write_str(if to.generated { " generated" } else { " not generated" })?;
+                    f.write_str(if to.generated {
+                        " generated"
+                    } else {
+                        " not generated"
+                    })?;
                 }
                 Ok(())
             }
             Change::AlterPrimaryKey { table, to, .. } => {
                 write!(f, "primary key of `{table}` -> ({})", to.join(", "))
             }
-            Change::AddForeignKey { table, foreign_key: fk } => write!(
+            Change::AddForeignKey {
+                table,
+                foreign_key: fk,
+            } => write!(
                 f,
                 "add foreign key `{table}` ({}) -> `{}` ({}) ON DELETE {}",
                 fk.columns.join(", "),
@@ -238,7 +251,10 @@ impl fmt::Display for Change {
                 fk.target_columns.join(", "),
                 fk.on_delete.as_sql()
             ),
-            Change::DropForeignKey { table, foreign_key: fk } => write!(
+            Change::DropForeignKey {
+                table,
+                foreign_key: fk,
+            } => write!(
                 f,
                 "drop foreign key `{table}` ({}) -> `{}`",
                 fk.columns.join(", "),
@@ -247,7 +263,11 @@ impl fmt::Display for Change {
             Change::AddIndex { table, index } => write!(
                 f,
                 "add {} on `{table}` ({})",
-                if index.unique { "unique index" } else { "index" },
+                if index.unique {
+                    "unique index"
+                } else {
+                    "index"
+                },
                 index.columns.join(", ")
             ),
             Change::DropIndex { table, index } => {
@@ -337,10 +357,30 @@ fn renamed(live: &Schema, desired: &Schema, renames: &Renames, out: &mut Diff) -
         if live.table(to).is_some() && live.table(from).is_none() {
             continue;
         }
-        fits(spec, live.table(from).is_some(), "the database has no table", from)?;
-        fits(spec, live.table(to).is_none(), "the database already has a table", to)?;
-        fits(spec, desired.table(to).is_some(), "the models have no table", to)?;
-        fits(spec, desired.table(from).is_none(), "the models still have a table", from)?;
+        fits(
+            spec,
+            live.table(from).is_some(),
+            "the database has no table",
+            from,
+        )?;
+        fits(
+            spec,
+            live.table(to).is_none(),
+            "the database already has a table",
+            to,
+        )?;
+        fits(
+            spec,
+            desired.table(to).is_some(),
+            "the models have no table",
+            to,
+        )?;
+        fits(
+            spec,
+            desired.table(from).is_none(),
+            "the models still have a table",
+            from,
+        )?;
         out.changes.push(Change::RenameTable {
             from: from.clone(),
             to: to.clone(),
@@ -366,11 +406,26 @@ fn renamed(live: &Schema, desired: &Schema, renames: &Renames, out: &mut Diff) -
             continue;
         }
         let column = |name: &str| format!("{table_name}.{name}");
-        fits(spec, table.column(from).is_some(), "the database has no column", &column(from))?;
-        fits(spec, table.column(to).is_none(), "the database already has a column", &column(to))?;
+        fits(
+            spec,
+            table.column(from).is_some(),
+            "the database has no column",
+            &column(from),
+        )?;
+        fits(
+            spec,
+            table.column(to).is_none(),
+            "the database already has a column",
+            &column(to),
+        )?;
         let has = |name: &str| wanted.is_some_and(|t| t.column(name).is_some());
         fits(spec, has(to), "the models have no column", &column(to))?;
-        fits(spec, !has(from), "the models still have a column", &column(from))?;
+        fits(
+            spec,
+            !has(from),
+            "the models still have a column",
+            &column(from),
+        )?;
         table.rename_column(from, to);
         out.changes.push(Change::RenameColumn {
             table: table_name.clone(),
@@ -402,12 +457,7 @@ fn fits(spec: impl Fn() -> String, holds: bool, reason: &str, name: &str) -> Res
     })
 }
 
-fn diff_table(
-    dialect: &dyn SchemaDialect,
-    live: &Table,
-    desired: &Table,
-    out: &mut Diff,
-) {
+fn diff_table(dialect: &dyn SchemaDialect, live: &Table, desired: &Table, out: &mut Diff) {
     let name = &desired.name;
     let mut added = Vec::new();
     for column in &desired.columns {
@@ -524,7 +574,11 @@ fn dropped_in_order<'a>(dropped: &[&'a Table]) -> Vec<&'a Table> {
     while !remaining.is_empty() {
         let referenced = |t: &Table| {
             remaining.iter().any(|other| {
-                other.name != t.name && other.foreign_keys.iter().any(|fk| fk.target_table == t.name)
+                other.name != t.name
+                    && other
+                        .foreign_keys
+                        .iter()
+                        .any(|fk| fk.target_table == t.name)
             })
         };
         let next = remaining.iter().position(|t| !referenced(t)).unwrap_or(0);

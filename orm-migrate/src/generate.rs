@@ -176,7 +176,10 @@ mod tests {
 
     #[test]
     fn slugs_are_file_name_safe() {
-        assert_eq!(slug("add column `users.email`".into()), "add_column_users_email");
+        assert_eq!(
+            slug("add column `users.email`".into()),
+            "add_column_users_email"
+        );
         assert_eq!(slug("  ".into()), "migration");
         assert_eq!(slug("Drop it!".into()), "drop_it");
     }

@@ -51,11 +51,7 @@ pub async fn desired(db: &Database, models: &[&'static ModelMeta]) -> Result<Sch
 }
 
 /// The changes that make `db`'s schema what `models` describe; empty when it already is.
-pub async fn diff(
-    db: &Database,
-    models: &[&'static ModelMeta],
-    renames: &Renames,
-) -> Result<Diff> {
+pub async fn diff(db: &Database, models: &[&'static ModelMeta], renames: &Renames) -> Result<Diff> {
     Ok(plan(db, models, renames).await?.diff)
 }
 

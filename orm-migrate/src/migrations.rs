@@ -108,7 +108,11 @@ fn compare(migrator: &Migrator, tracked: &Tracked) -> Result<Status> {
     }
     let latest = tracked.applied.iter().map(|a| a.version).max();
     for migration in ups {
-        if tracked.applied.iter().any(|a| a.version == migration.version) {
+        if tracked
+            .applied
+            .iter()
+            .any(|a| a.version == migration.version)
+        {
             continue;
         }
         if let Some(latest) = latest.filter(|&latest| latest > migration.version) {
@@ -165,7 +169,11 @@ pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<Migr
 /// takes and does not release on failure, an open transaction) goes with it.
 async fn run_postgres(pool: &sqlx::PgPool, migrator: &Migrator) -> Result<(), MigrateError> {
     use sqlx::Connection as _;
-    let mut conn = pool.acquire().await.map_err(MigrateError::Execute)?.detach();
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(MigrateError::Execute)?
+        .detach();
     let outcome = migrator.run_direct(None, &mut conn, false).await;
     let _ = conn.close().await;
     outcome
@@ -203,8 +211,7 @@ fn translate<'a>(
     describe: Option<&'a dyn Fn(i64) -> Option<String>>,
 ) -> impl Fn(MigrateError) -> Error + 'a {
     move |error| {
-        let description =
-            |version: i64| describe.and_then(|d| d(version)).unwrap_or_default();
+        let description = |version: i64| describe.and_then(|d| d(version)).unwrap_or_default();
         match error {
             MigrateError::ExecuteMigration(source, version) => Error::Failed {
                 version,

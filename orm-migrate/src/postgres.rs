@@ -20,7 +20,8 @@ const TABLES: &str = "SELECT c.relname::text FROM pg_class c \
      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
      AND c.relname <> '_sqlx_migrations' ORDER BY 1";
 
-const COLUMNS: &str = "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+const COLUMNS: &str =
+    "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
      a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
      JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -115,7 +116,9 @@ impl SchemaDialect for PostgresSchema {
                 schema.tables.iter().position(|t| t.name == name)
             };
             for row in db.fetch_raw(COLUMNS, &[]).await? {
-                let Some(at) = table(&mut schema, text(&row, 0)) else { continue };
+                let Some(at) = table(&mut schema, text(&row, 0)) else {
+                    continue;
+                };
                 schema.tables[at].columns.push(Column {
                     name: text(&row, 1).unwrap_or_default(),
                     type_name: text(&row, 2).unwrap_or_default(),
@@ -125,7 +128,9 @@ impl SchemaDialect for PostgresSchema {
                 });
             }
             for row in db.fetch_raw(&constraints_sql(), &[]).await? {
-                let Some(at) = table(&mut schema, text(&row, 0)) else { continue };
+                let Some(at) = table(&mut schema, text(&row, 0)) else {
+                    continue;
+                };
                 let target = &mut schema.tables[at];
                 let name = text(&row, 1).unwrap_or_default();
                 let columns = names(text(&row, 3));
@@ -155,7 +160,9 @@ impl SchemaDialect for PostgresSchema {
                 if int(&row, 4) != 0 {
                     continue;
                 }
-                let Some(at) = table(&mut schema, text(&row, 0)) else { continue };
+                let Some(at) = table(&mut schema, text(&row, 0)) else {
+                    continue;
+                };
                 schema.tables[at].indexes.push(Index {
                     name: text(&row, 1).unwrap_or_default(),
                     columns: names(text(&row, 3)),
@@ -325,7 +332,11 @@ impl PostgresSchema {
             }
             Change::DropForeignKey { table, foreign_key } => {
                 let name = foreign_key.name.clone().unwrap_or_default();
-                out.push(format!("{}DROP CONSTRAINT {}", alter(table), ident(d, &name)))
+                out.push(format!(
+                    "{}DROP CONSTRAINT {}",
+                    alter(table),
+                    ident(d, &name)
+                ))
             }
             Change::AddIndex { table, index } if index.unique && index.constraint => {
                 out.push(format!(

@@ -136,7 +136,10 @@ impl Index {
 
 /// The table a model describes, with types spelt by `types` (the backend's introspected
 /// spelling) and without the normalisation a backend applies afterwards.
-pub(crate) fn model_table(model: &ModelMeta, type_name: impl Fn(&orm_core::SqlType) -> String) -> Table {
+pub(crate) fn model_table(
+    model: &ModelMeta,
+    type_name: impl Fn(&orm_core::SqlType) -> String,
+) -> Table {
     let primary_key: Vec<String> = model
         .primary_key
         .iter()
@@ -176,7 +179,12 @@ pub(crate) fn model_table(model: &ModelMeta, type_name: impl Fn(&orm_core::SqlTy
         .iter()
         .filter(|c| c.unique || (c.indexed && !leads_key(c.name)))
         .map(|c| Index {
-            name: format!("{}_{}_{}", if c.unique { "uq" } else { "ix" }, model.table, c.name),
+            name: format!(
+                "{}_{}_{}",
+                if c.unique { "uq" } else { "ix" },
+                model.table,
+                c.name
+            ),
             columns: vec![c.name.to_owned()],
             unique: c.unique,
             constraint: c.unique,

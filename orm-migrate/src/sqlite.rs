@@ -308,7 +308,8 @@ fn foreign_key_check() -> Vec<String> {
         "CREATE TEMP TABLE orm_foreign_key_check (violations INTEGER \
          CONSTRAINT rows_left_without_their_parent CHECK (violations = 0))"
             .to_owned(),
-        "INSERT INTO orm_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check".to_owned(),
+        "INSERT INTO orm_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check"
+            .to_owned(),
         "DROP TABLE orm_foreign_key_check".to_owned(),
     ]
 }

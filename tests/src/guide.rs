@@ -23,6 +23,9 @@ pub mod backends {}
 #[doc = include_str!("../../docs/src/service.md")]
 pub mod service {}
 
+#[doc = include_str!("../../docs/src/migrations.md")]
+pub mod migrations {}
+
 #[doc = include_str!("../../docs/dev/architecture.md")]
 pub mod architecture {}
 

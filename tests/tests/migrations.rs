@@ -774,3 +774,35 @@ orm_tests::backend_test! {
         }
     }
 }
+
+orm_tests::backend_test! {
+    /// The one-line binary (`tests/src/bin/migrate.rs`) exits 1 when `check` finds differences,
+    /// 0 when a command did what was asked, and 2 on an error, which it prints.
+    #[tokio::test]
+    async fn the_binary_exits_with_the_documented_status() {
+        let scratch = harness::scratch().await;
+        let dir = folder();
+        let run = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+                .args(args)
+                .args(["--database-url", &scratch.url, "--migrations"])
+                .arg(dir.path())
+                .env_remove("DATABASE_URL")
+                .output()
+                .expect("run the binary")
+        };
+        let stdout = |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).into_owned();
+
+        let differs = run(&["check"]);
+        assert_eq!(differs.status.code(), Some(1), "{}", stdout(&differs));
+        assert_eq!(run(&["generate"]).status.code(), Some(0));
+        assert_eq!(run(&["apply"]).status.code(), Some(0));
+        let matches = run(&["check"]);
+        assert_eq!(matches.status.code(), Some(0), "{}", stdout(&matches));
+        assert!(stdout(&matches).contains("the database matches the models"));
+
+        let bad = run(&["frobnicate"]);
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("error: unknown command `frobnicate`"));
+    }
+}

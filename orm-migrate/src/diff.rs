@@ -620,3 +620,95 @@ pub(crate) fn applied(table: &Table, changes: &[&Change]) -> Table {
     }
     table
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::SchemaDialect;
+    use crate::sqlite::SQLITE;
+
+    fn column(name: &str, default: Option<&str>, nullable: bool) -> Column {
+        Column {
+            name: name.to_owned(),
+            type_name: "TEXT".to_owned(),
+            nullable,
+            default: default.map(str::to_owned),
+            generated: false,
+        }
+    }
+
+    fn table(name: &str, columns: Vec<Column>) -> Table {
+        Table {
+            name: name.to_owned(),
+            columns,
+            primary_key: Vec::new(),
+            primary_key_name: None,
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        }
+    }
+
+    fn schema(tables: Vec<Table>) -> Schema {
+        Schema { tables }
+    }
+
+    #[test]
+    fn renames_parse_as_the_command_line_writes_them() {
+        let parsed = Renames::new()
+            .parse("users.fullname=full_name")
+            .and_then(|r| r.parse("old=new"));
+        assert_eq!(
+            parsed,
+            Ok(Renames::new()
+                .column("users", "fullname", "full_name")
+                .table("old", "new"))
+        );
+        for bad in ["nonsense", "a.b=c.d", "=x", "x=", ".a=b"] {
+            assert!(Renames::new().parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_column_swapped_for_another_warns_with_the_rename_to_declare() {
+        let live = schema(vec![table("users", vec![column("fullname", None, false)])]);
+        let desired = schema(vec![table("users", vec![column("full_name", None, false)])]);
+        let diff = diff(&SQLITE, &desired, &live, &Renames::new()).expect("diff");
+        assert!(diff.warnings[0].contains("--rename users.fullname=full_name"));
+        let kinds: Vec<u8> = diff.changes.iter().map(Change::rank).collect();
+        assert!(
+            kinds.windows(2).all(|w| w[0] <= w[1]),
+            "in run order: {kinds:?}"
+        );
+        let declared = Renames::new().column("users", "fullname", "full_name");
+        let renamed = super::diff(&SQLITE, &desired, &live, &declared).expect("diff");
+        assert!(matches!(
+            &renamed.changes[..],
+            [Change::RenameColumn { .. }]
+        ));
+        assert!(renamed.warnings.is_empty());
+    }
+
+    #[test]
+    fn sqlite_adds_in_place_only_what_alter_table_can_add() {
+        let live = schema(vec![table("t", vec![column("a", None, true)])]);
+        let add = |c: Column| {
+            vec![Change::AddColumn {
+                table: "t".to_owned(),
+                column: c,
+            }]
+        };
+        let literal = SQLITE.render(&add(column("b", Some("'x'"), false)), &live);
+        assert!(!literal.own_transaction, "{literal:?}");
+        assert_eq!(literal.statements.len(), 1);
+        let expression = SQLITE.render(&add(column("b", Some("CURRENT_TIMESTAMP"), true)), &live);
+        assert!(
+            expression.own_transaction,
+            "a non-constant default needs a rebuild"
+        );
+        let required = SQLITE.render(&add(column("b", None, false)), &live);
+        assert!(
+            required.own_transaction,
+            "NOT NULL without a default needs a rebuild"
+        );
+    }
+}

@@ -806,3 +806,71 @@ orm_tests::backend_test! {
         assert!(String::from_utf8_lossy(&bad.stderr).contains("error: unknown command `frobnicate`"));
     }
 }
+
+/// Every column type, a composite key, a program-set key and a self-reference.
+mod every_type {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug)]
+    #[model(table = "e_values")]
+    pub struct Values {
+        #[column(primary_key)]
+        pub id: uuid::Uuid,
+        pub real: f64,
+        pub flag: bool,
+        pub bytes: Vec<u8>,
+        pub day: chrono::NaiveDate,
+        pub at: chrono::NaiveTime,
+        pub local: chrono::NaiveDateTime,
+        pub instant: chrono::DateTime<chrono::Utc>,
+        pub doc: serde_json::Value,
+        pub amount: rust_decimal::Decimal,
+        #[column(default = "CURRENT_TIMESTAMP")]
+        pub created: Option<String>,
+        #[column(default = "7", index)]
+        pub priority: Option<i64>,
+    }
+
+    #[derive(Model, Debug)]
+    #[model(table = "e_pairs")]
+    pub struct Pair {
+        #[column(primary_key)]
+        pub left: i64,
+        #[column(primary_key)]
+        pub right: String,
+    }
+
+    #[derive(Model, Debug)]
+    #[model(table = "e_nodes")]
+    pub struct Node {
+        #[column(primary_key)]
+        pub id: Option<i64>,
+        #[column(foreign_key = "e_nodes.id", on_delete = "set null")]
+        pub parent_id: Option<i64>,
+    }
+}
+
+orm_tests::backend_test! {
+    /// A database made by `create_all` (a project adopting migrations) already matches its
+    /// models: introspection reads back exactly what the models describe, for every column
+    /// type, keys of every kind, defaults, foreign keys, unique columns and indexes.
+    #[tokio::test]
+    async fn a_database_made_by_create_all_matches_its_models() {
+        use every_type::*;
+        let models = [
+            Values::META,
+            Pair::META,
+            Node::META,
+            orm_tests::models::User::META,
+            orm_tests::models::Address::META,
+            kinds::after::Owner::META,
+            kinds::after::Pet::META,
+            kinds::after::Created::META,
+        ];
+        let fresh = harness::fresh(&models).await;
+        let diff = orm_migrate::diff(&fresh.db, &models, &Renames::new()).await.expect("diff");
+        assert!(diff.is_empty(), "{:#?}", diff.changes);
+        let live = orm_migrate::introspect(&fresh.db).await.expect("introspect");
+        assert_eq!(live.tables.len(), models.len(), "{live:#?}");
+    }
+}

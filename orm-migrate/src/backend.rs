@@ -49,8 +49,9 @@ pub(crate) trait SchemaDialect: fmt::Debug + Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
-    /// The SQL for `changes` (in rank order) to a database whose schema is `live`.
-    fn render(&self, changes: &[Change], live: &Schema) -> Script;
+    /// The SQL for `changes` (in rank order) to a database whose schema is `live` once this
+    /// migration's renames have run; an error for a change this database cannot make safely.
+    fn render(&self, changes: &[Change], live: &Schema) -> Result<Script>;
 }
 
 /// The driver's pool behind a [`Database`]: sqlx's migrator runs on it.

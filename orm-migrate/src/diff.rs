@@ -173,6 +173,9 @@ impl Change {
         )
     }
 
+    /// The rank of [`Change::DropTable`]: SQLite's rebuilds run just before it.
+    pub(crate) const DROP_TABLE_RANK: u8 = 9;
+
     /// Where it runs in a migration: renames first (later changes use the new names), then
     /// what frees names and references, then what is built on them.
     pub(crate) fn rank(&self) -> u8 {
@@ -183,10 +186,11 @@ impl Change {
             Change::DropIndex { .. } => 3,
             Change::CreateTable(_) => 4,
             Change::AddColumn { .. } => 5,
-            Change::AlterColumn { .. } => 6,
-            Change::AlterPrimaryKey { .. } => 7,
+            // Before the columns change: a column leaving the key may then drop NOT NULL.
+            Change::AlterPrimaryKey { .. } => 6,
+            Change::AlterColumn { .. } => 7,
             Change::DropColumn { .. } => 8,
-            Change::DropTable(_) => 9,
+            Change::DropTable(_) => Self::DROP_TABLE_RANK,
             Change::AddIndex { .. } => 10,
             Change::AddForeignKey { .. } => 11,
         }
@@ -299,14 +303,15 @@ impl Diff {
     }
 }
 
-/// The changes that turn `live` into `desired`, both normalised by `dialect`; an error if a
+/// The changes that turn `live` into `desired`, both normalised by `dialect`, and `live` as it
+/// is once the declared renames have run (what the other changes apply to); an error if a
 /// declared rename does not fit them.
 pub(crate) fn diff(
     dialect: &dyn SchemaDialect,
     desired: &Schema,
     live: &Schema,
     renames: &Renames,
-) -> Result<Diff> {
+) -> Result<(Diff, Schema)> {
     let mut out = Diff::default();
     let live = renamed(live, desired, renames, &mut out)?;
     for table in &desired.tables {
@@ -344,7 +349,7 @@ pub(crate) fn diff(
         out.changes.push(Change::DropTable(table.clone()));
     }
     out.changes.sort_by_key(Change::rank);
-    Ok(out)
+    Ok((out, live))
 }
 
 /// `live` with the declared renames applied (and recorded as changes), so that the rest of
@@ -649,7 +654,10 @@ mod tests {
     }
 
     fn schema(tables: Vec<Table>) -> Schema {
-        Schema { tables }
+        Schema {
+            tables,
+            ..Schema::default()
+        }
     }
 
     #[test]
@@ -672,7 +680,7 @@ mod tests {
     fn a_column_swapped_for_another_warns_with_the_rename_to_declare() {
         let live = schema(vec![table("users", vec![column("fullname", None, false)])]);
         let desired = schema(vec![table("users", vec![column("full_name", None, false)])]);
-        let diff = diff(&SQLITE, &desired, &live, &Renames::new()).expect("diff");
+        let (diff, _) = diff(&SQLITE, &desired, &live, &Renames::new()).expect("diff");
         assert!(diff.warnings[0].contains("--rename users.fullname=full_name"));
         let kinds: Vec<u8> = diff.changes.iter().map(Change::rank).collect();
         assert!(
@@ -680,7 +688,7 @@ mod tests {
             "in run order: {kinds:?}"
         );
         let declared = Renames::new().column("users", "fullname", "full_name");
-        let renamed = super::diff(&SQLITE, &desired, &live, &declared).expect("diff");
+        let (renamed, _) = super::diff(&SQLITE, &desired, &live, &declared).expect("diff");
         assert!(matches!(
             &renamed.changes[..],
             [Change::RenameColumn { .. }]
@@ -697,15 +705,21 @@ mod tests {
                 column: c,
             }]
         };
-        let literal = SQLITE.render(&add(column("b", Some("'x'"), false)), &live);
+        let literal = SQLITE
+            .render(&add(column("b", Some("'x'"), false)), &live)
+            .expect("render");
         assert!(!literal.own_transaction, "{literal:?}");
         assert_eq!(literal.statements.len(), 1);
-        let expression = SQLITE.render(&add(column("b", Some("CURRENT_TIMESTAMP"), true)), &live);
+        let expression = SQLITE
+            .render(&add(column("b", Some("CURRENT_TIMESTAMP"), true)), &live)
+            .expect("render");
         assert!(
             expression.own_transaction,
             "a non-constant default needs a rebuild"
         );
-        let required = SQLITE.render(&add(column("b", None, false)), &live);
+        let required = SQLITE
+            .render(&add(column("b", None, false)), &live)
+            .expect("render");
         assert!(
             required.own_transaction,
             "NOT NULL without a default needs a rebuild"

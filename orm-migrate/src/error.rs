@@ -107,6 +107,19 @@ pub enum Error {
         versions: Vec<i64>,
     },
 
+    /// A change SQLite can only make by rebuilding a table, whose rebuild would lose what the
+    /// typed schema cannot describe.
+    #[error(
+        "SQLite can only make this change by rebuilding `{table}`, and the rebuild would lose \
+         {what}: write this migration by hand (SQLite's documented table rebuild), or split it"
+    )]
+    UnsafeRebuild {
+        /// The table.
+        table: String,
+        /// What would be lost.
+        what: String,
+    },
+
     /// A declared rename does not fit the database and the models.
     #[error("the rename `{rename}` does not fit: {reason}")]
     Rename {
@@ -114,6 +127,16 @@ pub enum Error {
         rename: String,
         /// Why it does not fit.
         reason: String,
+    },
+
+    /// An embedded migrator that keeps its history in another table than sqlx's default.
+    #[error(
+        "this migrator keeps its history in `{table}`, and orm-migrate reads and writes \
+         sqlx's default `_sqlx_migrations` only: use the default table name"
+    )]
+    TrackingTable {
+        /// The migrator's table.
+        table: String,
     },
 
     /// sqlx's migrator failed outside any migration (the tracking table, the lock).

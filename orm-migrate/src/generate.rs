@@ -90,7 +90,7 @@ pub(crate) async fn generate(
     if generated.written.is_empty() {
         return Ok(generated);
     }
-    let script = plan.dialect.render(&generated.written, &plan.live);
+    let script = plan.dialect.render(&generated.written, &plan.live)?;
     let version = migrator.iter().map(|m| m.version).max().unwrap_or(0) + 1;
     let description = slug(
         options

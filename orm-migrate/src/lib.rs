@@ -100,6 +100,7 @@ impl MigrateExt for Database {
 /// A diff with what rendering it needs.
 pub(crate) struct Plan {
     pub diff: Diff,
+    /// The live schema with the declared renames applied: the other changes apply to it.
     pub live: Schema,
     pub dialect: &'static dyn SchemaDialect,
 }
@@ -112,8 +113,9 @@ pub(crate) async fn plan(
     let dialect = Pool::of(db)?.dialect();
     let live = introspect_with(dialect, db).await?;
     let desired = desired_with(dialect, db, models).await?;
+    let (diff, live) = diff::diff(dialect, &desired, &live, renames)?;
     Ok(Plan {
-        diff: diff::diff(dialect, &desired, &live, renames)?,
+        diff,
         live,
         dialect,
     })

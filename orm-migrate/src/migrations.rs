@@ -130,7 +130,15 @@ fn compare(migrator: &Migrator, tracked: &Tracked) -> Result<Status> {
 /// Applies the pending migrations of `migrator` with sqlx's migrator, after checking that the
 /// database has not diverged from it. Returns the migrations applied.
 pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<MigrationInfo>> {
+    if migrator.table_name != TRACKING_TABLE {
+        return Err(Error::TrackingTable {
+            table: migrator.table_name.to_string(),
+        });
+    }
     let pool = Pool::of(db)?;
+    // Waits for a run this process started earlier and stopped waiting for, so that the
+    // status below sees what it applied.
+    let running = running().lock_owned().await;
     let status = compare(migrator, &tracked(&pool).await?)?;
     if status.pending.is_empty() {
         return Ok(Vec::new());
@@ -145,8 +153,10 @@ pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<Migr
     // start-up, a timeout) does not cut a migration off between two of its statements. It
     // finishes, or fails and is cleaned up, and the next call waits for it (the lock, or
     // SQLite's single connection).
-    let owned = Migrator::with_migrations(migrator.iter().cloned().collect());
+    let mut owned = Migrator::with_migrations(migrator.iter().cloned().collect());
+    owned.set_locking(migrator.locking);
     let task = tokio::spawn(async move {
+        let _running = running;
         match &pool {
             Pool::Sqlite { pool, in_memory } => run_sqlite(pool, *in_memory, &owned).await,
             Pool::Postgres(pool) => run_postgres(pool, &owned).await,
@@ -159,6 +169,13 @@ pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<Migr
     };
     outcome.map_err(translate(Some(&describe)))?;
     Ok(status.pending)
+}
+
+/// The lock of this process's migration runs.
+fn running() -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static RUNNING: std::sync::OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+        std::sync::OnceLock::new();
+    RUNNING.get_or_init(Default::default).clone()
 }
 
 // `run_direct` is sqlx's `run` on a connection already acquired, which sqlx documents as the

@@ -12,6 +12,24 @@ use orm_core::meta::{ModelMeta, OnDelete};
 pub struct Schema {
     /// The tables (the migrations' tracking table is never one of them).
     pub tables: Vec<Table>,
+    /// What SQLite keeps besides the typed tables, which a table rebuild must carry over or
+    /// cannot (empty elsewhere).
+    pub(crate) sqlite: SqliteObjects,
+}
+
+/// SQLite schema objects the typed [`Table`] does not describe.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SqliteObjects {
+    /// Every view, as `(name, CREATE VIEW ...)`.
+    pub views: Vec<(String, String)>,
+    /// Every trigger, as `(table, name, CREATE TRIGGER ...)`.
+    pub triggers: Vec<(String, String, String)>,
+    /// Indexes the typed schema cannot describe (partial, on expressions), as
+    /// `(table, CREATE INDEX ...)`.
+    pub indexes: Vec<(String, String)>,
+    /// Parts of a table's definition a rebuild from the typed table would lose, as
+    /// `(table, what)`.
+    pub unsupported: Vec<(String, &'static str)>,
 }
 
 /// One table.

@@ -4,7 +4,7 @@
 
 use crate::backend::{self, ident, ident_list, int, text, SchemaDialect, Script};
 use crate::diff::{applied, Change};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::{Column, ForeignKey, Index, Schema, Table};
 use orm_core::backend::{BoxFuture, Dialect};
 use orm_core::meta::OnDelete;
@@ -55,8 +55,11 @@ impl SchemaDialect for SqliteSchema {
         Box::pin(async move {
             let names = db
                 .fetch_raw(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                    "SELECT name FROM sqlite_master AS t WHERE type = 'table' \
                      AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations' \
+                     AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' \
+                     AND NOT EXISTS (SELECT 1 FROM sqlite_master AS v WHERE v.type = 'table' \
+                     AND v.sql LIKE 'CREATE VIRTUAL TABLE%' AND t.name LIKE v.name || '\\_%' ESCAPE '\\') \
                      ORDER BY name",
                     &[],
                 )
@@ -66,16 +69,41 @@ impl SchemaDialect for SqliteSchema {
                 let Some(name) = text(&row, 0) else { continue };
                 schema.tables.push(read_table(db, name).await?);
             }
+            resolve_implicit_targets(&mut schema);
+            schema.sqlite = read_objects(db, &schema).await?;
             Ok(schema)
         })
     }
 
-    fn render(&self, changes: &[Change], live: &Schema) -> Script {
+    fn render(&self, changes: &[Change], live: &Schema) -> Result<Script> {
         let rebuilt = tables_to_rebuild(changes);
-        let mut body = Vec::new();
+        if rebuilt.is_empty() {
+            let mut statements = Vec::new();
+            for change in changes {
+                self.in_place(&mut statements, change);
+            }
+            return Ok(Script {
+                statements,
+                own_transaction: false,
+            });
+        }
+        check_rebuildable(live, &rebuilt, changes)?;
+        let d = self.orm();
+        let objects = &live.sqlite;
+        // Views and triggers go first and come back last: SQLite refuses to rename the new
+        // table into place while one of them names the table that is gone for the moment.
+        let mut body: Vec<String> = (objects.views.iter().map(|(name, _)| ("VIEW", name)))
+            .chain(
+                objects
+                    .triggers
+                    .iter()
+                    .map(|(_, name, _)| ("TRIGGER", name)),
+            )
+            .map(|(kind, name)| format!("DROP {kind} IF EXISTS {}", ident(d, name)))
+            .collect();
         let mut rebuilds_written = false;
         for change in changes {
-            if change.rank() >= 9 && !rebuilds_written {
+            if change.rank() >= Change::DROP_TABLE_RANK && !rebuilds_written {
                 rebuilds_written = true;
                 for table in &rebuilt {
                     self.rebuild(&mut body, table, changes, live);
@@ -95,28 +123,93 @@ impl SchemaDialect for SqliteSchema {
                 self.rebuild(&mut body, table, changes, live);
             }
         }
-        if rebuilt.is_empty() {
-            return Script {
-                statements: body,
-                own_transaction: false,
-            };
-        }
+        let dropped: BTreeSet<&str> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::DropTable(t) => Some(t.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        body.extend(
+            objects
+                .indexes
+                .iter()
+                .filter(|(table, _)| rebuilt.contains(table))
+                .map(|(_, sql)| sql.clone()),
+        );
+        body.extend(
+            objects
+                .triggers
+                .iter()
+                .filter(|(table, _, _)| !dropped.contains(table.as_str()))
+                .map(|(_, _, sql)| sql.clone()),
+        );
+        body.extend(objects.views.iter().map(|(_, sql)| sql.clone()));
         // Foreign keys off (a no-op inside a transaction, hence a script that runs its own):
         // dropping the old table must not fire its children's ON DELETE actions. Everything
-        // still runs in one transaction, and any row left without its parent fails it.
+        // still runs in one transaction, and a row the rebuilt tables left without its parent
+        // fails it.
         let mut statements = vec![
             "PRAGMA foreign_keys = OFF".to_owned(),
             "BEGIN IMMEDIATE".to_owned(),
         ];
         statements.extend(body);
-        statements.extend(foreign_key_check());
+        statements.extend(foreign_key_check(&checked_tables(live, &rebuilt)));
         statements.push("COMMIT".to_owned());
         statements.push("PRAGMA foreign_keys = ON".to_owned());
-        Script {
+        Ok(Script {
             statements,
             own_transaction: true,
+        })
+    }
+}
+
+/// Refuses a rebuild that would lose part of a table's definition, or recreate views and
+/// triggers from definitions that still name what this migration renames.
+fn check_rebuildable(live: &Schema, rebuilt: &BTreeSet<String>, changes: &[Change]) -> Result<()> {
+    let objects = &live.sqlite;
+    if let Some((table, what)) = objects
+        .unsupported
+        .iter()
+        .find(|(t, _)| rebuilt.contains(t))
+    {
+        return Err(Error::UnsafeRebuild {
+            table: table.clone(),
+            what: (*what).to_owned(),
+        });
+    }
+    let renames = changes
+        .iter()
+        .any(|c| matches!(c, Change::RenameTable { .. } | Change::RenameColumn { .. }));
+    let saved = !objects.views.is_empty()
+        || !objects.triggers.is_empty()
+        || objects.indexes.iter().any(|(t, _)| rebuilt.contains(t));
+    match (renames && saved, rebuilt.iter().next()) {
+        (true, Some(table)) => Err(Error::UnsafeRebuild {
+            table: table.clone(),
+            what: "the views, triggers or indexes it recreates, whose saved definitions still \
+                   name what this migration renames (generate the renames as a migration of \
+                   their own first)"
+                .to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The rebuilt tables and the tables whose foreign keys point into them: the rows the rebuild
+/// could leave without a parent.
+fn checked_tables(live: &Schema, rebuilt: &BTreeSet<String>) -> Vec<String> {
+    let mut tables: BTreeSet<String> = rebuilt.clone();
+    for table in &live.tables {
+        if table
+            .foreign_keys
+            .iter()
+            .any(|fk| rebuilt.contains(&fk.target_table))
+        {
+            tables.insert(table.name.clone());
         }
     }
+    tables.into_iter().collect()
 }
 
 impl SqliteSchema {
@@ -184,7 +277,8 @@ impl SqliteSchema {
     /// table dropped, the new one renamed, its indexes created.
     fn rebuild(&self, out: &mut Vec<String>, name: &str, changes: &[Change], live: &Schema) {
         let d = self.orm();
-        let Some(source) = live_table(live, name, changes) else {
+        // `live` has the renames of this migration applied (they run first, in place).
+        let Some(source) = live.table(name).cloned() else {
             return;
         };
         let own: Vec<&Change> = changes.iter().filter(|c| c.table() == name).collect();
@@ -221,26 +315,6 @@ impl SqliteSchema {
     }
 }
 
-/// The live table that becomes `name`: itself, or the table renamed to it, with this
-/// migration's column renames applied.
-fn live_table(live: &Schema, name: &str, changes: &[Change]) -> Option<Table> {
-    let old_name = changes
-        .iter()
-        .find_map(|c| match c {
-            Change::RenameTable { from, to } if to == name => Some(from.as_str()),
-            _ => None,
-        })
-        .unwrap_or(name);
-    let mut table = live.table(old_name)?.clone();
-    table.name = name.to_owned();
-    for change in changes.iter().filter(|c| c.table() == name) {
-        if let Change::RenameColumn { from, to, .. } = change {
-            table.rename_column(from, to);
-        }
-    }
-    Some(table)
-}
-
 /// The tables whose changes SQLite cannot make in place.
 fn tables_to_rebuild(changes: &[Change]) -> BTreeSet<String> {
     changes
@@ -271,19 +345,24 @@ fn addable_in_place(column: &Column) -> bool {
     }
 }
 
-/// A number, a string literal, NULL, TRUE or FALSE.
+/// A number, a single string literal, TRUE or FALSE (not NULL: the column is NOT NULL).
 fn is_literal(expr: &str) -> bool {
     let expr = expr.trim();
-    let number = expr
-        .strip_prefix('-')
-        .unwrap_or(expr)
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '.')
-        && !expr.is_empty();
-    let string = expr.len() >= 2 && expr.starts_with('\'') && expr.ends_with('\'');
+    let digits = expr.strip_prefix('-').unwrap_or(expr);
+    let number = !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|&c| c == '.').count() <= 1;
+    // One quoted run: inside, quotes come only doubled.
+    let string = expr.len() >= 2
+        && expr.starts_with('\'')
+        && expr.ends_with('\'')
+        && expr[1..expr.len() - 1]
+            .replace("''", "")
+            .find('\'')
+            .is_none();
     number
         || string
-        || ["NULL", "TRUE", "FALSE"]
+        || ["TRUE", "FALSE"]
             .iter()
             .any(|k| expr.eq_ignore_ascii_case(k))
 }
@@ -301,15 +380,26 @@ fn standalone_indexes<'a>(
         .map(move |i| backend::create_index(d, name, i))
 }
 
-/// `PRAGMA foreign_key_check` as a statement that fails when it finds a row: its rows go
-/// through a temporary table whose CHECK constraint names the problem.
-fn foreign_key_check() -> Vec<String> {
+/// `PRAGMA foreign_key_check` of `tables` as a statement that fails when it finds a row: the
+/// count goes through a temporary table whose CHECK constraint names the problem.
+fn foreign_key_check(tables: &[String]) -> Vec<String> {
+    let counts: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "(SELECT count(*) FROM pragma_foreign_key_check('{}'))",
+                t.replace('\'', "''")
+            )
+        })
+        .collect();
     vec![
         "CREATE TEMP TABLE orm_foreign_key_check (violations INTEGER \
          CONSTRAINT rows_left_without_their_parent CHECK (violations = 0))"
             .to_owned(),
-        "INSERT INTO orm_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check"
-            .to_owned(),
+        format!(
+            "INSERT INTO orm_foreign_key_check SELECT {}",
+            counts.join(" + ")
+        ),
         "DROP TABLE orm_foreign_key_check".to_owned(),
     ]
 }
@@ -425,4 +515,135 @@ async fn read_indexes(db: &Database, table: &[Value]) -> Result<Vec<Index>> {
         });
     }
     Ok(indexes)
+}
+
+/// A foreign key written `REFERENCES parent` (no column) references the parent's primary key;
+/// SQLite reports its target columns as NULL.
+fn resolve_implicit_targets(schema: &mut Schema) {
+    let keys: Vec<(String, Vec<String>)> = schema
+        .tables
+        .iter()
+        .map(|t| (t.name.clone(), t.primary_key.clone()))
+        .collect();
+    for table in &mut schema.tables {
+        for fk in &mut table.foreign_keys {
+            if fk.target_columns.iter().all(|c| c.is_empty()) {
+                if let Some((_, key)) = keys.iter().find(|(name, _)| *name == fk.target_table) {
+                    fk.target_columns = key.clone();
+                }
+            }
+        }
+    }
+}
+
+/// Views, triggers, the indexes the typed tables do not describe, and what a table's
+/// definition has that a rebuild from the typed table would lose.
+async fn read_objects(db: &Database, schema: &Schema) -> Result<crate::schema::SqliteObjects> {
+    let mut objects = crate::schema::SqliteObjects::default();
+    let rows = db
+        .fetch_raw(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master \
+             WHERE sql IS NOT NULL AND type IN ('view', 'trigger', 'index', 'table') ORDER BY rowid",
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let (Some(kind), Some(name), Some(table), Some(sql)) =
+            (text(row, 0), text(row, 1), text(row, 2), text(row, 3))
+        else {
+            continue;
+        };
+        let Some(typed) = schema.table(&table) else {
+            if kind == "view" {
+                objects.views.push((name, sql));
+            }
+            continue;
+        };
+        match kind.as_str() {
+            "trigger" => objects.triggers.push((table, name, sql)),
+            "index" if !typed.indexes.iter().any(|i| i.name == name) => {
+                objects.indexes.push((table, sql))
+            }
+            "table" => {
+                for what in definition_features(&sql) {
+                    objects.unsupported.push((table.clone(), what));
+                }
+                let hidden = db
+                    .fetch_raw(
+                        "SELECT count(*) FROM pragma_table_xinfo(?) WHERE hidden <> 0",
+                        &[Value::Text(table.clone())],
+                    )
+                    .await?;
+                if hidden.first().is_some_and(|r| int(r, 0) > 0) {
+                    objects
+                        .unsupported
+                        .push((table, "a generated or hidden column"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(objects)
+}
+
+/// The parts of a `CREATE TABLE` statement a rebuild from the typed table would not write
+/// again, found by its keywords (outside quotes and names).
+fn definition_features(sql: &str) -> Vec<&'static str> {
+    const FEATURES: &[(&str, &str)] = &[
+        ("CHECK", "a CHECK constraint"),
+        ("COLLATE", "a COLLATE clause"),
+        ("AUTOINCREMENT", "AUTOINCREMENT"),
+        ("GENERATED", "a generated column"),
+        ("STRICT", "STRICT typing"),
+        ("WITHOUT", "WITHOUT ROWID"),
+        ("DEFERRABLE", "a DEFERRABLE foreign key"),
+        ("CONFLICT", "an ON CONFLICT clause"),
+        ("UPDATE", "a foreign key's ON UPDATE action"),
+        ("MATCH", "a foreign key's MATCH clause"),
+    ];
+    let words = keywords(sql);
+    let mut found: Vec<&'static str> = FEATURES
+        .iter()
+        .filter(|(word, _)| words.iter().any(|w| w == word))
+        .map(|(_, what)| *what)
+        .collect();
+    if words.windows(2).any(|w| w[0] == "SET" && w[1] == "DEFAULT") {
+        found.push("ON DELETE SET DEFAULT");
+    }
+    found
+}
+
+/// The bare words of `sql`, upper-cased: quoted strings and names are skipped.
+fn keywords(sql: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = sql.chars();
+    while let Some(c) = chars.next() {
+        let close = match c {
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            '`' => Some('`'),
+            '[' => Some(']'),
+            _ => None,
+        };
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c.to_ascii_uppercase());
+            continue;
+        }
+        if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if let Some(close) = close {
+            // A doubled quote inside is two quoted runs back to back: skipping both is the same.
+            for inner in chars.by_ref() {
+                if inner == close {
+                    break;
+                }
+            }
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }

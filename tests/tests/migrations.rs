@@ -874,3 +874,202 @@ orm_tests::backend_test! {
         assert_eq!(live.tables.len(), models.len(), "{live:#?}");
     }
 }
+
+/// A table renamed in the same migration as a change that rebuilds a table referencing it.
+mod renamed_parent {
+    pub mod before {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "rp_users")]
+        pub struct User {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            pub name: String,
+        }
+
+        #[derive(Model, Debug)]
+        #[model(table = "rp_addresses")]
+        pub struct Address {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            #[column(foreign_key = "rp_users.id", on_delete = "cascade")]
+            pub user_id: Option<i64>,
+            pub legacy: Option<String>,
+        }
+    }
+
+    pub mod after {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "rp_people")]
+        pub struct Person {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            pub name: String,
+        }
+
+        #[derive(Model, Debug)]
+        #[model(table = "rp_addresses")]
+        pub struct Address {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            #[column(foreign_key = "rp_people.id", on_delete = "cascade")]
+            pub user_id: Option<i64>,
+        }
+    }
+}
+
+orm_tests::backend_test! {
+    /// The rebuilt child references the parent by its new name (the rebuild starts from the
+    /// schema as the migration's renames leave it), and its foreign key still works.
+    #[tokio::test]
+    async fn a_rename_and_a_rebuild_in_one_migration_keep_references_right() {
+        use renamed_parent::{after, before};
+        let fresh = harness::fresh(&[]).await;
+        let db = &fresh.db;
+        let dir = folder();
+        migrate_to(db, dir.path(), &[before::User::META, before::Address::META], GenerateOptions::new()).await;
+        fresh.exec("INSERT INTO rp_users (id, name) VALUES (1, 'jack')").await;
+        fresh.exec("INSERT INTO rp_addresses (id, user_id, legacy) VALUES (1, 1, 'x')").await;
+        let renames = Renames::new().table("rp_users", "rp_people");
+        let options = GenerateOptions::new().allow_destructive(true).renames(renames.clone());
+        let models = [after::Person::META, after::Address::META];
+        orm_migrate::generate(db, &models, dir.path(), &options).await.expect("generate");
+        orm_migrate::apply(db, dir.path()).await.expect("apply");
+        let diff = orm_migrate::diff(db, &models, &renames).await.expect("diff");
+        assert!(diff.is_empty(), "{:?}", diff.changes);
+        fresh.exec("INSERT INTO rp_people (id, name) VALUES (2, 'wendy')").await;
+        fresh.exec("INSERT INTO rp_addresses (id, user_id) VALUES (2, 2)").await;
+        fresh.exec("DELETE FROM rp_people WHERE id = 1").await;
+        assert_eq!(fresh.count("rp_addresses").await, 1, "the cascade follows the renamed parent");
+        fresh.assert_consistent().await;
+    }
+}
+
+/// SQLite only: what a rebuild carries over besides the typed schema, and what it refuses.
+mod sqlite_rebuild_objects {
+    use super::*;
+
+    #[derive(Model, Debug)]
+    #[model(table = "o_items")]
+    pub struct Item {
+        #[column(primary_key)]
+        pub id: Option<i64>,
+        pub name: String,
+        pub price: Option<i64>,
+    }
+
+    #[derive(Model, Debug)]
+    #[model(table = "o_items")]
+    pub struct PricedItem {
+        #[column(primary_key)]
+        pub id: Option<i64>,
+        pub name: String,
+        #[column(default = "0")]
+        pub price: i64,
+    }
+
+    async fn sqlite() -> Database {
+        orm_sqlite::connect("sqlite::memory:")
+            .await
+            .expect("SQLite in memory")
+    }
+
+    /// Triggers, views and a partial index of the rebuilt table are there afterwards, and work.
+    #[tokio::test]
+    async fn a_rebuild_recreates_triggers_views_and_partial_indexes() {
+        let db = sqlite().await;
+        db.create_all(&[Item::META]).await.expect("create");
+        for sql in [
+            "CREATE TABLE o_log (item_id INTEGER)",
+            "CREATE TRIGGER o_items_logged AFTER INSERT ON o_items BEGIN INSERT INTO o_log VALUES (new.id); END",
+            "CREATE VIEW o_named AS SELECT id, name FROM o_items",
+            "CREATE UNIQUE INDEX o_items_name_when_priced ON o_items (name) WHERE price IS NOT NULL",
+            "INSERT INTO o_items (id, name, price) VALUES (1, 'a', 5)",
+        ] {
+            db.execute_raw(sql, &[]).await.expect(sql);
+        }
+        let dir = folder();
+        let generated = orm_migrate::generate(
+            &db,
+            &[PricedItem::META],
+            dir.path(),
+            &GenerateOptions::new(),
+        )
+        .await
+        .expect("generate");
+        assert!(generated
+            .written
+            .iter()
+            .any(|c| matches!(c, Change::AlterColumn { .. })));
+        orm_migrate::apply(&db, dir.path()).await.expect("apply");
+
+        let names = db
+            .fetch_raw("SELECT name FROM sqlite_master WHERE name IN ('o_items_logged', 'o_named', 'o_items_name_when_priced') ORDER BY name", &[])
+            .await
+            .expect("names");
+        assert_eq!(names.len(), 3, "{names:?}");
+        db.execute_raw(
+            "INSERT INTO o_items (id, name, price) VALUES (2, 'b', 1)",
+            &[],
+        )
+        .await
+        .expect("insert");
+        assert_eq!(
+            db.fetch_raw("SELECT item_id FROM o_log", &[])
+                .await
+                .expect("log")
+                .len(),
+            2,
+            "the trigger fires (once before the rebuild, once after)"
+        );
+        assert_eq!(
+            db.fetch_raw("SELECT * FROM o_named", &[])
+                .await
+                .expect("view")
+                .len(),
+            2,
+            "the view reads"
+        );
+        let duplicate = db
+            .execute_raw(
+                "INSERT INTO o_items (id, name, price) VALUES (3, 'b', 2)",
+                &[],
+            )
+            .await;
+        assert!(duplicate.is_err(), "the partial unique index holds");
+    }
+
+    /// A table whose definition has what the typed schema cannot describe is not rebuilt:
+    /// generating is an error that names it, and no file is written.
+    #[tokio::test]
+    async fn a_rebuild_that_would_lose_a_check_constraint_is_refused() {
+        let db = sqlite().await;
+        db.execute_raw(
+            "CREATE TABLE o_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price INTEGER CHECK (price >= 0))",
+            &[],
+        )
+        .await
+        .expect("create");
+        let dir = folder();
+        let refused = orm_migrate::generate(
+            &db,
+            &[PricedItem::META],
+            dir.path(),
+            &GenerateOptions::new(),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(MigrateError::UnsafeRebuild { ref table, ref what }) if table == "o_items" && what == "a CHECK constraint"),
+            "{refused:?}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .map(|d| d.count())
+                .unwrap_or(0),
+            0
+        );
+    }
+}

@@ -1073,3 +1073,71 @@ mod sqlite_rebuild_objects {
         );
     }
 }
+
+/// Keys that change: a program-set key that becomes generated, and a key moved to a new column.
+mod keys {
+    pub mod given {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "g_tickets")]
+        pub struct Ticket {
+            #[column(primary_key)]
+            pub id: i64,
+            pub title: String,
+        }
+
+        #[derive(Model, Debug)]
+        #[model(table = "g_codes")]
+        pub struct Code {
+            #[column(primary_key)]
+            pub code: String,
+        }
+    }
+
+    pub mod generated {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "g_tickets")]
+        pub struct Ticket {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            pub title: String,
+        }
+
+        #[derive(Model, Debug)]
+        #[model(table = "g_codes")]
+        pub struct Code {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            pub code: Option<String>,
+        }
+    }
+}
+
+orm_tests::backend_test! {
+    /// A key the program set becomes one the database generates: new rows continue after the
+    /// stored keys. A key moved to a new generated column: the old key column may then be NULL.
+    #[tokio::test]
+    async fn keys_that_become_generated_continue_after_the_stored_ones() {
+        use keys::{generated, given};
+        let fresh = harness::fresh(&[]).await;
+        let db = &fresh.db;
+        let dir = folder();
+        migrate_to(db, dir.path(), &[given::Ticket::META, given::Code::META], GenerateOptions::new()).await;
+        for id in 1..=3 {
+            fresh.exec(&format!("INSERT INTO g_tickets (id, title) VALUES ({id}, 't{id}')")).await;
+            fresh.exec(&format!("INSERT INTO g_codes (code) VALUES ('c{id}')")).await;
+        }
+        migrate_to(db, dir.path(), &[generated::Ticket::META, generated::Code::META], GenerateOptions::new()).await;
+
+        let mut s = db.session();
+        let ticket = s.add(generated::Ticket { id: None, title: "new".into() }).expect("add");
+        let code = s.add(generated::Code { id: None, code: None }).expect("add");
+        s.commit().await.expect("the generated keys do not collide with the stored ones");
+        assert_eq!(s.read(ticket).await.expect("read").id, Some(4));
+        assert_eq!(s.read(code).await.expect("read").id, Some(4));
+        assert_eq!(fresh.count("g_codes").await, 4);
+    }
+}

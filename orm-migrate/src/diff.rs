@@ -4,6 +4,7 @@
 use crate::backend::SchemaDialect;
 use crate::error::{Error, Result};
 use crate::schema::{Column, ForeignKey, Index, Schema, Table};
+use std::collections::HashSet;
 use std::fmt;
 
 /// Renames the diff cannot guess: a column (or table) that disappears while another appears is
@@ -349,7 +350,62 @@ pub(crate) fn diff(
         out.changes.push(Change::DropTable(table.clone()));
     }
     out.changes.sort_by_key(Change::rank);
+    unique_names(&live, &mut out.changes);
     Ok((out, live))
+}
+
+/// Gives each new index and constraint a name nothing in the database has: a table or column
+/// renamed earlier keeps its indexes' names, so the name a model would give may be taken
+/// (`ix_users_email` on the column that is now `mail`). A name this migration drops first is
+/// free again.
+fn unique_names(live: &Schema, changes: &mut [Change]) {
+    let mut taken: HashSet<String> = live
+        .tables
+        .iter()
+        .flat_map(|t| {
+            let indexes = t.indexes.iter().map(|i| i.name.clone());
+            let keys = t.foreign_keys.iter().filter_map(|fk| fk.name.clone());
+            indexes.chain(keys).chain(t.primary_key_name.clone())
+        })
+        .collect();
+    for change in changes.iter() {
+        match change {
+            Change::DropIndex { index, .. } => {
+                taken.remove(&index.name);
+            }
+            Change::DropForeignKey { foreign_key, .. } => {
+                if let Some(name) = &foreign_key.name {
+                    taken.remove(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut claim = |name: &mut String| {
+        if taken.contains(name.as_str()) {
+            let free = (2..)
+                .map(|n| format!("{name}_{n}"))
+                .find(|candidate| !taken.contains(candidate))
+                .unwrap_or_default();
+            *name = free;
+        }
+        taken.insert(name.clone());
+    };
+    for change in changes.iter_mut() {
+        match change {
+            Change::AddIndex { index, .. } => claim(&mut index.name),
+            Change::AddForeignKey { foreign_key, .. } => {
+                foreign_key.name.iter_mut().for_each(&mut claim)
+            }
+            Change::CreateTable(table) => {
+                table.indexes.iter_mut().for_each(|i| claim(&mut i.name));
+                for fk in &mut table.foreign_keys {
+                    fk.name.iter_mut().for_each(&mut claim);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `live` with the declared renames applied (and recorded as changes), so that the rest of

@@ -1141,3 +1141,72 @@ orm_tests::backend_test! {
         assert_eq!(fresh.count("g_codes").await, 4);
     }
 }
+
+/// A column renamed, then a new column with its old name and an index.
+mod reused_name {
+    pub mod v1 {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "n_users")]
+        pub struct User {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            #[column(index)]
+            pub email: String,
+        }
+    }
+
+    pub mod v2 {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "n_users")]
+        pub struct User {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            #[column(index)]
+            pub mail: String,
+        }
+    }
+
+    pub mod v3 {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug)]
+        #[model(table = "n_users")]
+        pub struct User {
+            #[column(primary_key)]
+            pub id: Option<i64>,
+            #[column(index)]
+            pub mail: String,
+            #[column(index)]
+            pub email: Option<String>,
+        }
+    }
+}
+
+orm_tests::backend_test! {
+    /// A renamed column keeps its index's name; a new column given the old name gets an index
+    /// named so that it does not collide.
+    #[tokio::test]
+    async fn a_new_index_does_not_collide_with_a_renamed_columns_index() {
+        use reused_name::{v1, v2, v3};
+        let fresh = harness::fresh(&[]).await;
+        let db = &fresh.db;
+        let dir = folder();
+        migrate_to(db, dir.path(), &[v1::User::META], GenerateOptions::new()).await;
+        let renames = Renames::new().column("n_users", "email", "mail");
+        migrate_to(db, dir.path(), &[v2::User::META], GenerateOptions::new().renames(renames)).await;
+        let added = migrate_to(db, dir.path(), &[v3::User::META], GenerateOptions::new()).await;
+        let names: Vec<&str> = added
+            .written
+            .iter()
+            .filter_map(|c| match c {
+                Change::AddIndex { index, .. } => Some(index.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["ix_n_users_email_2"]);
+    }
+}

@@ -23,12 +23,13 @@ thread_local! {
 }
 
 /// How many member slots searches on this thread have looked at so far (a scan counts each
-/// slot it passes, an index lookup counts one).
+/// slot it passes, an index lookup counts one), and how many session objects were asked
+/// whether they hold an object `append` moves (one each).
 pub fn member_probes() -> u64 {
     PROBES.with(Cell::get)
 }
 
-fn probed(slots: usize) {
+pub(crate) fn probed(slots: usize) {
     PROBES.with(|probes| probes.set(probes.get() + slots as u64));
 }
 

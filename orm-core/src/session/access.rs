@@ -192,7 +192,20 @@ impl Session {
         let model = self.arena.entry(owner).meta();
         let rel = &model.relationships[index];
         if rel.kind == RelKind::HasMany {
-            self.detach_from_holders(model, index, child);
+            match self.recorded_holder(model, rel, child) {
+                Some(holder) => {
+                    debug_assert!(
+                        self.holders(model, index, child)
+                            .iter()
+                            .all(|h| Some(*h) == holder),
+                        "the child's reference names its only holder"
+                    );
+                    if let Some(holder) = holder {
+                        self.detach_from(holder, model, index, child);
+                    }
+                }
+                None => self.detach_from_holders(model, index, child),
+            }
         }
         let slot = self.arena.entry_mut(owner).obj.relation_mut(index);
         slot.before_change();
@@ -360,19 +373,69 @@ impl Session {
     /// keep a position index once large); the objects are walked, not their collections.
     fn detach_from_holders(&mut self, model: &'static ModelMeta, index: usize, child: ObjId) {
         for raw in 0..self.arena.slots() {
+            crate::members::probed(1);
             let holder = ObjId(u32::try_from(raw).unwrap_or(u32::MAX));
-            let Some(entry) = self.arena.get_mut(holder) else {
-                continue;
-            };
-            if !entry.meta().same(model) {
-                continue;
-            }
-            let slot = entry.obj.relation_mut(index);
-            if slot.members.contains_held(child) {
-                slot.before_change();
-                slot.members.remove_held(child);
-            }
+            self.detach_from(holder, model, index, child);
         }
+    }
+
+    /// Removes `child` from relationship `index` of `holder`, if `holder` is an object of
+    /// `model` that holds it.
+    fn detach_from(
+        &mut self,
+        holder: ObjId,
+        model: &'static ModelMeta,
+        index: usize,
+        child: ObjId,
+    ) {
+        let Some(entry) = self.arena.get_mut(holder) else {
+            return;
+        };
+        if !entry.meta().same(model) {
+            return;
+        }
+        let slot = entry.obj.relation_mut(index);
+        if slot.members.contains_held(child) {
+            slot.before_change();
+            slot.members.remove_held(child);
+        }
+    }
+
+    /// The object whose one-to-many `rel` holds `child`, as the child's own loaded many-to-one
+    /// partner records it (`Some(None)`: none), found in O(1) instead of by walking the
+    /// session. `None` where the record may not be complete: no loaded partner, or a new
+    /// child (one built inside its parent's collection references nothing itself).
+    ///
+    /// Every change to either side keeps a loaded partner in step (`link_partner`), and a
+    /// collection that loads reconciles its members with their loaded references
+    /// (`children_as_referenced`); debug builds check the answer against the walk.
+    fn recorded_holder(
+        &self,
+        model: &'static ModelMeta,
+        rel: &'static RelationshipMeta,
+        child: ObjId,
+    ) -> Option<Option<ObjId>> {
+        let partner = schema::partner_of(model, rel).filter(|p| p.kind == RelKind::BelongsTo)?;
+        let entry = self.arena.get(child)?;
+        if entry.state != ObjectState::Persistent {
+            return None;
+        }
+        let slot = entry
+            .obj
+            .relation(entry.meta().relationship_index(partner.field)?);
+        slot.loaded.then(|| slot.held().next())
+    }
+
+    /// Every object of `model` whose relationship `index` holds `child` (the walk
+    /// `recorded_holder` saves; debug builds compare the two).
+    fn holders(&self, model: &'static ModelMeta, index: usize, child: ObjId) -> Vec<ObjId> {
+        self.arena
+            .iter()
+            .filter(|(_, e)| {
+                e.meta().same(model) && e.obj.relation(index).held().any(|m| m == child)
+            })
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// Keeps the other side of a `back_populates` pair in step, where it is loaded.

@@ -1210,3 +1210,29 @@ orm_tests::backend_test! {
         assert_eq!(names, ["ix_n_users_email_2"]);
     }
 }
+
+orm_tests::backend_test! {
+    /// The start-up paths: `db.migrate(folder)` and a migrator built beforehand (as
+    /// `sqlx::migrate!` embeds one); a migrator set to another tracking table is refused.
+    #[tokio::test]
+    async fn migrations_apply_at_start_up_from_a_folder_or_an_embedded_migrator() {
+        use orm_migrate::{MigrateExt as _, Migrator};
+        let fresh = harness::fresh(&[]).await;
+        let db = &fresh.db;
+        let dir = folder();
+        orm_migrate::generate(db, &v1(), dir.path(), &GenerateOptions::new()).await.expect("generate");
+        let applied = db.migrate(dir.path()).await.expect("migrate");
+        assert_eq!(applied.len(), 1);
+
+        // A second migration, applied through a migrator read beforehand.
+        orm_migrate::generate(db, &v2(), dir.path(), &GenerateOptions::new()).await.expect("generate");
+        let mut migrator = Migrator::new(dir.path()).await.expect("read the folder");
+        let applied = orm_migrate::apply_migrator(db, &migrator).await.expect("apply");
+        assert_eq!(applied.iter().map(|m| m.version).collect::<Vec<_>>(), [2]);
+        assert!(orm_migrate::diff(db, &v2(), &Renames::new()).await.expect("diff").is_empty());
+
+        migrator.dangerous_set_table_name("other_migrations");
+        let refused = orm_migrate::apply_migrator(db, &migrator).await;
+        assert!(matches!(refused, Err(MigrateError::TrackingTable { ref table }) if table == "other_migrations"), "{refused:?}");
+    }
+}

@@ -148,7 +148,7 @@ fn slug(text: String) -> String {
             out.push('_');
         }
     }
-    let mut out: String = out.trim_end_matches('_').chars().take(60).collect();
+    let mut out: String = out.chars().take(60).collect();
     while out.ends_with('_') {
         out.pop();
     }

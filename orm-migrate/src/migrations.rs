@@ -143,12 +143,6 @@ pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<Migr
     if status.pending.is_empty() {
         return Ok(Vec::new());
     }
-    let describe = |version: i64| {
-        migrator
-            .iter()
-            .find(|m| m.version == version)
-            .map(|m| m.description.to_string())
-    };
     // The migrations run in a task of their own: a caller that stops waiting (a cancelled
     // start-up, a timeout) does not cut a migration off between two of its statements. It
     // finishes, or fails and is cleaned up, and the next call waits for it (the lock, or
@@ -167,7 +161,7 @@ pub(crate) async fn apply(db: &Database, migrator: &Migrator) -> Result<Vec<Migr
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
         Err(_) => Err(MigrateError::Execute(sqlx::Error::WorkerCrashed)),
     };
-    outcome.map_err(translate(Some(&describe)))?;
+    outcome.map_err(translate(Some(migrator)))?;
     Ok(status.pending)
 }
 
@@ -185,12 +179,20 @@ fn running() -> std::sync::Arc<tokio::sync::Mutex<()>> {
 /// whatever a failed or cancelled migration leaves on it (the advisory lock sqlx's migrator
 /// takes and does not release on failure, an open transaction) goes with it.
 async fn run_postgres(pool: &sqlx::PgPool, migrator: &Migrator) -> Result<(), MigrateError> {
+    let conn = pool.acquire().await.map_err(MigrateError::Execute)?;
+    run_detached(conn, migrator).await
+}
+
+/// Runs `migrator` on `conn` taken out of its pool, and closes it.
+async fn run_detached<DB: sqlx::Database>(
+    conn: sqlx::pool::PoolConnection<DB>,
+    migrator: &Migrator,
+) -> Result<(), MigrateError>
+where
+    DB::Connection: Migrate,
+{
     use sqlx::Connection as _;
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(MigrateError::Execute)?
-        .detach();
+    let mut conn = conn.detach();
     let outcome = migrator.run_direct(None, &mut conn, false).await;
     let _ = conn.close().await;
     outcome
@@ -205,15 +207,11 @@ async fn run_sqlite(
     in_memory: bool,
     migrator: &Migrator,
 ) -> Result<(), MigrateError> {
-    use sqlx::{Connection as _, Executor as _};
-    let conn = pool.acquire().await.map_err(MigrateError::Execute)?;
+    use sqlx::Executor as _;
+    let mut conn = pool.acquire().await.map_err(MigrateError::Execute)?;
     if !in_memory {
-        let mut conn = conn.detach();
-        let outcome = migrator.run_direct(None, &mut conn, false).await;
-        let _ = conn.close().await;
-        return outcome;
+        return run_detached(conn, migrator).await;
     }
-    let mut conn = conn;
     let outcome = migrator.run_direct(None, &mut *conn, false).await;
     if outcome.is_err() {
         // "no transaction is active" when sqlx's own transaction already rolled it back.
@@ -224,11 +222,14 @@ async fn run_sqlite(
 }
 
 /// sqlx's migrator errors as this crate's, by kind.
-fn translate<'a>(
-    describe: Option<&'a dyn Fn(i64) -> Option<String>>,
-) -> impl Fn(MigrateError) -> Error + 'a {
+fn translate(migrator: Option<&Migrator>) -> impl Fn(MigrateError) -> Error + '_ {
     move |error| {
-        let description = |version: i64| describe.and_then(|d| d(version)).unwrap_or_default();
+        let description = |version: i64| {
+            migrator
+                .and_then(|m| m.iter().find(|m| m.version == version))
+                .map(|m| m.description.to_string())
+                .unwrap_or_default()
+        };
         match error {
             MigrateError::ExecuteMigration(source, version) => Error::Failed {
                 version,

@@ -51,24 +51,27 @@ impl SchemaDialect for SqliteSchema {
         }
     }
 
+    /// One query per kind of object over every table, joining `sqlite_master` with the
+    /// `pragma_*` table functions (as PostgreSQL reads its catalog), not a query per table.
     fn introspect<'a>(&'a self, db: &'a Database) -> BoxFuture<'a, Result<Schema>> {
         Box::pin(async move {
-            let names = db
-                .fetch_raw(
-                    "SELECT name FROM sqlite_master AS t WHERE type = 'table' \
-                     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations' \
-                     AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' \
-                     AND NOT EXISTS (SELECT 1 FROM sqlite_master AS v WHERE v.type = 'table' \
-                     AND v.sql LIKE 'CREATE VIRTUAL TABLE%' AND t.name LIKE v.name || '\\_%' ESCAPE '\\') \
-                     ORDER BY name",
-                    &[],
-                )
-                .await?;
             let mut schema = Schema::default();
-            for row in names {
-                let Some(name) = text(&row, 0) else { continue };
-                schema.tables.push(read_table(db, name).await?);
+            for row in db
+                .fetch_raw(&per_table("m.name", "", "ORDER BY m.name"), &[])
+                .await?
+            {
+                schema.tables.push(Table {
+                    name: text(&row, 0).unwrap_or_default(),
+                    columns: Vec::new(),
+                    primary_key: Vec::new(),
+                    primary_key_name: None,
+                    foreign_keys: Vec::new(),
+                    indexes: Vec::new(),
+                });
             }
+            read_columns(db, &mut schema).await?;
+            read_foreign_keys(db, &mut schema).await?;
+            read_indexes(db, &mut schema).await?;
             resolve_implicit_targets(&mut schema);
             schema.sqlite = read_objects(db, &schema).await?;
             Ok(schema)
@@ -404,72 +407,89 @@ fn foreign_key_check(tables: &[String]) -> Vec<String> {
     ]
 }
 
-async fn read_table(db: &Database, name: String) -> Result<Table> {
-    let param = [Value::Text(name.clone())];
-    let rows = db
-        .fetch_raw(
-            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
-            &param,
-        )
-        .await?;
-    let mut keyed: Vec<(i64, String)> = Vec::new();
-    let mut columns = Vec::new();
-    for row in &rows {
-        let column = text(row, 0).unwrap_or_default();
-        let key = int(row, 4);
-        if key > 0 {
-            keyed.push((key, column.clone()));
+/// `SELECT columns FROM sqlite_master AS m joins WHERE m is a table ... tail`: the tables the
+/// typed schema describes (not SQLite's own, not the tracking table, not virtual tables and
+/// their shadow tables), joined with a `pragma_*` function of each.
+fn per_table(columns: &str, joins: &str, tail: &str) -> String {
+    format!(
+        "SELECT {columns} FROM sqlite_master AS m {joins} WHERE m.type = 'table' \
+         AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name <> '_sqlx_migrations' \
+         AND m.sql NOT LIKE 'CREATE VIRTUAL TABLE%' \
+         AND NOT EXISTS (SELECT 1 FROM sqlite_master AS v WHERE v.type = 'table' \
+         AND v.sql LIKE 'CREATE VIRTUAL TABLE%' AND m.name LIKE v.name || '\\_%' ESCAPE '\\') \
+         {tail}"
+    )
+}
+
+/// The table of `schema` a row names in its first column.
+fn table_of<'s>(schema: &'s mut Schema, row: &[Value]) -> Option<&'s mut Table> {
+    let name = text(row, 0)?;
+    schema.tables.iter_mut().find(|t| t.name == name)
+}
+
+async fn read_columns(db: &Database, schema: &mut Schema) -> Result<()> {
+    let sql = per_table(
+        "m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk",
+        "JOIN pragma_table_info(m.name) AS p",
+        "ORDER BY m.name, p.cid",
+    );
+    let mut keys: Vec<(String, i64, String)> = Vec::new();
+    for row in db.fetch_raw(&sql, &[]).await? {
+        let Some(table) = table_of(schema, &row) else {
+            continue;
+        };
+        let column = text(&row, 1).unwrap_or_default();
+        if int(&row, 5) > 0 {
+            keys.push((table.name.clone(), int(&row, 5), column.clone()));
         }
-        columns.push(Column {
+        table.columns.push(Column {
             name: column,
-            type_name: text(row, 1).unwrap_or_default().to_uppercase(),
-            nullable: int(row, 2) == 0,
-            default: text(row, 3),
+            type_name: text(&row, 2).unwrap_or_default().to_uppercase(),
+            nullable: int(&row, 3) == 0,
+            default: text(&row, 4),
             generated: false,
         });
     }
-    keyed.sort();
-    Ok(Table {
-        primary_key: keyed.into_iter().map(|(_, c)| c).collect(),
-        primary_key_name: None,
-        columns,
-        foreign_keys: read_foreign_keys(db, &param).await?,
-        indexes: read_indexes(db, &param).await?,
-        name,
-    })
+    keys.sort();
+    for (name, _, column) in keys {
+        if let Some(table) = schema.tables.iter_mut().find(|t| t.name == name) {
+            table.primary_key.push(column);
+        }
+    }
+    Ok(())
 }
 
-async fn read_foreign_keys(db: &Database, table: &[Value]) -> Result<Vec<ForeignKey>> {
-    let rows = db
-        .fetch_raw(
-            "SELECT id, \"table\", \"from\", \"to\", on_delete \
-             FROM pragma_foreign_key_list(?) ORDER BY id, seq",
-            table,
-        )
-        .await?;
-    let mut keys: Vec<(i64, ForeignKey)> = Vec::new();
-    for row in &rows {
-        let id = int(row, 0);
-        let from = text(row, 2).unwrap_or_default();
-        let to = text(row, 3).unwrap_or_default();
-        match keys.last_mut() {
-            Some((last, fk)) if *last == id => {
+async fn read_foreign_keys(db: &Database, schema: &mut Schema) -> Result<()> {
+    let sql = per_table(
+        "m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_delete",
+        "JOIN pragma_foreign_key_list(m.name) AS f",
+        "ORDER BY m.name, f.id, f.seq",
+    );
+    let mut last: Option<(String, i64)> = None;
+    for row in db.fetch_raw(&sql, &[]).await? {
+        let Some(table) = table_of(schema, &row) else {
+            continue;
+        };
+        let id = (table.name.clone(), int(&row, 1));
+        let from = text(&row, 3).unwrap_or_default();
+        let to = text(&row, 4).unwrap_or_default();
+        match table.foreign_keys.last_mut() {
+            // The next column of a composite key.
+            Some(fk) if last.as_ref() == Some(&id) => {
                 fk.columns.push(from);
                 fk.target_columns.push(to);
             }
-            _ => keys.push((
-                id,
-                ForeignKey {
-                    name: None,
-                    columns: vec![from],
-                    target_table: text(row, 1).unwrap_or_default(),
-                    target_columns: vec![to],
-                    on_delete: on_delete(&text(row, 4).unwrap_or_default()),
-                },
-            )),
+            _ => table.foreign_keys.push(ForeignKey {
+                name: None,
+                columns: vec![from],
+                target_table: text(&row, 2).unwrap_or_default(),
+                target_columns: vec![to],
+                on_delete: on_delete(&text(&row, 5).unwrap_or_default()),
+            }),
         }
+        last = Some(id);
     }
-    Ok(keys.into_iter().map(|(_, fk)| fk).collect())
+    Ok(())
 }
 
 fn on_delete(rule: &str) -> OnDelete {
@@ -481,40 +501,43 @@ fn on_delete(rule: &str) -> OnDelete {
     }
 }
 
-async fn read_indexes(db: &Database, table: &[Value]) -> Result<Vec<Index>> {
-    let rows = db
-        .fetch_raw(
-            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name",
-            table,
-        )
-        .await?;
-    let mut indexes = Vec::new();
-    for row in &rows {
-        let (Some(name), Some(origin)) = (text(row, 0), text(row, 2)) else {
+/// Indexes with their columns. The primary key's own index is the key; partial indexes and
+/// indexes on expressions (a column without a name) cannot be described here and are left
+/// alone.
+async fn read_indexes(db: &Database, schema: &mut Schema) -> Result<()> {
+    let sql = per_table(
+        "m.name, il.name, il.\"unique\", il.origin, ii.name",
+        "JOIN pragma_index_list(m.name) AS il JOIN pragma_index_info(il.name) AS ii",
+        "AND il.origin <> 'pk' AND il.partial = 0 ORDER BY m.name, il.name, ii.seqno",
+    );
+    let mut expressions: Vec<(String, String)> = Vec::new();
+    for row in db.fetch_raw(&sql, &[]).await? {
+        let Some(table) = table_of(schema, &row) else {
             continue;
         };
-        // The primary key's own index is the key; partial indexes cannot be described here
-        // and are left alone.
-        if origin == "pk" || int(row, 3) != 0 {
+        let (Some(name), Some(origin)) = (text(&row, 1), text(&row, 3)) else {
             continue;
+        };
+        let Some(column) = text(&row, 4) else {
+            expressions.push((table.name.clone(), name));
+            continue;
+        };
+        match table.indexes.last_mut() {
+            Some(index) if index.name == name => index.columns.push(column),
+            _ => table.indexes.push(Index {
+                name,
+                columns: vec![column],
+                unique: int(&row, 2) != 0,
+                constraint: origin == "u",
+            }),
         }
-        let columns = db
-            .fetch_raw(
-                "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
-                &[Value::Text(name.clone())],
-            )
-            .await?;
-        let columns: Option<Vec<String>> = columns.iter().map(|r| text(r, 0)).collect();
-        // An index on an expression has no column name: left alone too.
-        let Some(columns) = columns else { continue };
-        indexes.push(Index {
-            name,
-            columns,
-            unique: int(row, 1) != 0,
-            constraint: origin == "u",
-        });
     }
-    Ok(indexes)
+    for (table, name) in expressions {
+        if let Some(table) = schema.tables.iter_mut().find(|t| t.name == table) {
+            table.indexes.retain(|i| i.name != name);
+        }
+    }
+    Ok(())
 }
 
 /// A foreign key written `REFERENCES parent` (no column) references the parent's primary key;
@@ -568,19 +591,20 @@ async fn read_objects(db: &Database, schema: &Schema) -> Result<crate::schema::S
                 for what in definition_features(&sql) {
                     objects.unsupported.push((table.clone(), what));
                 }
-                let hidden = db
-                    .fetch_raw(
-                        "SELECT count(*) FROM pragma_table_xinfo(?) WHERE hidden <> 0",
-                        &[Value::Text(table.clone())],
-                    )
-                    .await?;
-                if hidden.first().is_some_and(|r| int(r, 0) > 0) {
-                    objects
-                        .unsupported
-                        .push((table, "a generated or hidden column"));
-                }
             }
             _ => {}
+        }
+    }
+    let hidden = per_table(
+        "DISTINCT m.name",
+        "JOIN pragma_table_xinfo(m.name) AS x",
+        "AND x.hidden <> 0",
+    );
+    for row in db.fetch_raw(&hidden, &[]).await? {
+        if let Some(table) = text(&row, 0) {
+            objects
+                .unsupported
+                .push((table, "a generated or hidden column"));
         }
     }
     Ok(objects)

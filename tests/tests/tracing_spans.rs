@@ -51,6 +51,21 @@ impl Capture {
         self.0.lock().expect("capture lock").opened.clone()
     }
 
+    /// The first closed statement span that `wanted` accepts, waiting for it to close. A
+    /// statement's span closes where its last clone is dropped, and the SQLite driver keeps one
+    /// on its worker thread until that thread has finished the command: the caller can have the
+    /// result before the span has closed.
+    async fn closed_statement(&self, wanted: impl Fn(&SpanRecord) -> bool) -> Option<SpanRecord> {
+        for _ in 0..500 {
+            let spans = self.spans();
+            if let Some(found) = statements(&spans).into_iter().find(|s| wanted(s)) {
+                return Some(found.clone());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        None
+    }
+
     fn clear(&self) {
         *self.0.lock().expect("capture lock") = Recorded::default();
     }
@@ -147,11 +162,15 @@ orm_tests::backend_test! {
                 opened.iter().any(|s| s.name == "orm.flush" && s.parent == Some("orm.commit")),
                 "the commit's flush: {opened:?}"
             );
-            let spans = capture.spans();
-            let insert = statements(&spans)
-                .into_iter()
-                .find(|s| s.field("kind") == Some("insert"))
+            let insert = capture
+                .closed_statement(|s| s.field("kind") == Some("insert"))
+                .await
                 .expect("an insert statement span");
+            capture
+                .closed_statement(|s| s.field("sql") == Some("COMMIT"))
+                .await
+                .expect("the commit is a statement too");
+            let spans = capture.spans();
             assert_eq!(insert.field("table"), Some("users"));
             assert_eq!(insert.field("rows"), Some("1"));
             assert!(insert.field("duration_us").is_some(), "{insert:?}");
@@ -160,21 +179,16 @@ orm_tests::backend_test! {
             assert_eq!(insert.field("values"), None, "values are not recorded by default");
             let everything = format!("{spans:?}");
             assert!(!everything.contains("secret-nickname"), "no bound value in any span");
-            assert!(
-                statements(&spans).iter().any(|s| s.field("sql") == Some("COMMIT")),
-                "the commit is a statement too"
-            );
 
             let found = s.query::<User>().filter(User::NAME.eq("ed")).all_owned().await?;
             assert_eq!(found.len(), 1);
-            let spans = capture.spans();
             let opened = capture.opened();
             let query = opened.iter().find(|s| s.name == "orm.query").expect("a query span");
             assert_eq!(query.field("table"), Some("users"));
             assert_eq!(query.field("method"), Some("all_owned"));
-            let select = statements(&spans)
-                .into_iter()
-                .find(|s| s.parent == Some("orm.query"))
+            let select = capture
+                .closed_statement(|s| s.parent == Some("orm.query"))
+                .await
                 .expect("the query's statement runs in its span");
             assert_eq!(select.field("kind"), Some("select"));
             assert_eq!(select.field("rows"), Some("1"));
@@ -201,17 +215,16 @@ orm_tests::backend_test! {
             assert!(found.is_empty());
             let failed = s.sql("SELECT * FROM no_such_table").fetch_values().await;
             assert!(failed.is_err());
-            let spans = capture.spans();
-            let select = statements(&spans)
-                .into_iter()
-                .find(|s| s.field("sql").is_some_and(|sql| sql.contains("WHERE nickname")))
+            let select = capture
+                .closed_statement(|s| s.field("sql").is_some_and(|sql| sql.contains("WHERE nickname")))
+                .await
                 .expect("the raw select's span");
             assert_eq!(select.field("kind"), Some("select"));
             assert_eq!(select.field("rows"), Some("0"));
             assert!(select.field("values").is_some_and(|v| v.contains("opted-in-value")), "{select:?}");
-            let failure = statements(&spans)
-                .into_iter()
-                .find(|s| s.field("sql").is_some_and(|sql| sql.contains("no_such_table")))
+            let failure = capture
+                .closed_statement(|s| s.field("sql").is_some_and(|sql| sql.contains("no_such_table")))
+                .await
                 .expect("the failed statement's span");
             assert!(failure.field("error").is_some(), "{failure:?}");
             assert_eq!(failure.field("rows"), None);

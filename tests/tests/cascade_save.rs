@@ -97,6 +97,34 @@ orm_tests::backend_test! {
 }
 
 orm_tests::backend_test! {
+    /// §6: new objects are inserted, and their keys generated, in the order they were built:
+    /// parents before children, each collection in its order. So a child's rows follow its
+    /// parent's key order and the database appends to the foreign-key index.
+    #[tokio::test]
+    async fn new_objects_are_numbered_in_the_order_they_were_built() -> Result<()> {
+        let t = orm_tests::harness::fresh(&models()).await;
+        let mut s = t.db.session();
+        s.add(user("ann", vec![address("a@x", 3), address("b@x", 3), address("c@x", 3)]))?;
+        s.commit().await?;
+        let addresses_out_of_order = t
+            .scalar(
+                "SELECT COUNT(*) FROM addresses a1 JOIN addresses a2 \
+                 ON a1.email < a2.email AND a1.id > a2.id",
+            )
+            .await;
+        assert_eq!(addresses_out_of_order, 0, "addresses numbered in collection order");
+        let visits_out_of_order = t
+            .scalar(
+                "SELECT COUNT(*) FROM visits v1 JOIN visits v2 \
+                 ON v1.address_id < v2.address_id AND v1.id > v2.id",
+            )
+            .await;
+        assert_eq!(visits_out_of_order, 0, "visits numbered in their addresses' order");
+        Ok(())
+    }
+}
+
+orm_tests::backend_test! {
     /// §6: appending a new child to a persistent parent's collection inserts it with the parent's key
     /// (built in memory with `push`, or added and appended).
     #[tokio::test]

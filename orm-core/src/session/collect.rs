@@ -53,9 +53,15 @@ impl Session {
 
     /// The save-update cascade starting from `ids` only (adding one object must not rescan the
     /// whole session).
+    ///
+    /// Breadth first, in collection order: new objects enter the session, and so are inserted
+    /// and numbered, in the order they were built. A child's rows then follow its parent's key
+    /// order, so the database appends to a foreign-key index instead of inserting into its
+    /// middle (a stack visited the last child first and made every insert of a tree's
+    /// grandchildren land before the previous ones: about 1.5x the time per INSERT).
     pub(crate) fn cascade_save_update_from(&mut self, ids: Vec<ObjId>) -> Result<()> {
-        let mut work = ids;
-        while let Some(id) = work.pop() {
+        let mut work = std::collections::VecDeque::from(ids);
+        while let Some(id) = work.pop_front() {
             let meta = self.arena.entry(id).meta();
             for (index, rel) in meta.relationships.iter().enumerate() {
                 let has_new = self

@@ -66,6 +66,11 @@ impl Entry {
 
     pub(crate) fn key(&self) -> Option<Key> {
         let meta = self.meta();
+        // The usual one-column key is built without going through an iterator.
+        if let [column] = meta.primary_key {
+            let value = self.obj.column_value(*column);
+            return (!value.is_null()).then(|| Key::from_buf([value]));
+        }
         let key: Key = meta
             .primary_key
             .iter()
@@ -241,6 +246,22 @@ impl Arena {
             .get(&(meta.table, meta.name))?
             .get(key)
             .copied()
+    }
+
+    /// Objects of `meta` a flush inserted become persistent and enter the identity map under
+    /// their keys (the map found once and grown once for all of them).
+    pub(crate) fn register_inserted(&mut self, meta: &'static ModelMeta, ids: &[ObjId]) {
+        let map = self.identity.entry((meta.table, meta.name)).or_default();
+        map.reserve(ids.len());
+        for &id in ids {
+            let Some(entry) = self.entries[id.0 as usize].as_mut() else {
+                continue;
+            };
+            entry.state = ObjectState::Persistent;
+            if let Some(key) = entry.key() {
+                map.insert(key, id);
+            }
+        }
     }
 
     pub(crate) fn register_key(&mut self, id: ObjId) {

@@ -242,6 +242,11 @@ impl ModelMeta {
         self.relationships.iter().position(|r| r.field == field)
     }
 
+    /// The column the database generates (an auto-incrementing key), if any.
+    pub(crate) fn generated_column(&self) -> Option<usize> {
+        self.columns.iter().position(|c| c.generated)
+    }
+
     /// The foreign key declared on column `column`, if any.
     pub fn foreign_key_on(&self, column: usize) -> Option<&'static ForeignKeyMeta> {
         self.foreign_keys.iter().find(|fk| fk.column == column)

@@ -86,6 +86,36 @@ fn link(
     })
 }
 
+/// Each model's relationships resolved once (a flush visits many objects of few models): found
+/// by their metadata, without hashing model names for every object.
+#[derive(Default)]
+pub(crate) struct Resolutions(Vec<(&'static ModelMeta, Vec<Option<Resolved>>)>);
+
+impl Resolutions {
+    /// Relationship `index` of `model`, resolved; its configuration error if it has one.
+    pub(crate) fn get(&mut self, model: &'static ModelMeta, index: usize) -> Result<Resolved> {
+        match self.of(model)[index] {
+            Some(resolved) => Ok(resolved),
+            None => resolve(model, &model.relationships[index]),
+        }
+    }
+
+    /// Every relationship of `model`, resolved (`None` where it is misconfigured).
+    pub(crate) fn of(&mut self, model: &'static ModelMeta) -> &[Option<Resolved>] {
+        let found = self.0.iter().position(|(m, _)| m.same(model));
+        let index = found.unwrap_or_else(|| {
+            let resolved = model
+                .relationships
+                .iter()
+                .map(|rel| resolve(model, rel).ok())
+                .collect();
+            self.0.push((model, resolved));
+            self.0.len() - 1
+        });
+        &self.0[index].1
+    }
+}
+
 /// Resolves relationship `rel` declared on `owner` by the link rule of `checks`, the one the
 /// derive's compile-time assertions evaluate, with the same messages.
 pub(crate) fn resolve(

@@ -4,7 +4,7 @@ use orm_core::backend::{DbFailure, FailureKind, Row};
 use orm_core::Value;
 use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow, SqliteValueRef};
-use sqlx::{AssertSqlSafe, Decode, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Arguments as _, AssertSqlSafe, Decode, Row as _, TypeInfo as _, ValueRef as _};
 
 /// A query with its parameters bound.
 pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
@@ -12,13 +12,20 @@ pub(crate) type BoundQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 /// Prepares `sql` with `params` bound in order. The SQL was rendered by orm-core, which binds
 /// every value as a parameter and never splices one into the text.
 ///
-/// Values SQLite cannot hold as they are go through [`stored_form`] first.
+/// Values SQLite cannot hold as they are go through [`stored_form`] first. The arguments are
+/// collected into one buffer sized up front (a multi-row INSERT binds up to 32,766 values).
 pub(crate) fn bind_all<'q>(sql: &str, params: Vec<Value>) -> Result<BoundQuery<'q>, DbFailure> {
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut arguments = SqliteArguments::default();
+    arguments.reserve(params.len(), 0);
     for value in params {
-        query = bind(query, stored_form(value)?);
+        add(&mut arguments, stored_form(value)?).map_err(|err| {
+            DbFailure::new(
+                FailureKind::Other,
+                format!("cannot bind a parameter: {err}"),
+            )
+        })?;
     }
-    Ok(query)
+    Ok(sqlx::query_with(AssertSqlSafe(sql), arguments))
 }
 
 /// What SQLite stores for a value it has no type for: a UUID as its 16 bytes, dates and times
@@ -62,16 +69,16 @@ fn stored_form(value: Value) -> Result<Value, DbFailure> {
     }
 }
 
-/// Binds one value; a boolean is stored as the integer 0 or 1.
-fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
+/// Adds one value to the arguments; a boolean is stored as the integer 0 or 1.
+fn add(arguments: &mut SqliteArguments, value: Value) -> Result<(), sqlx::error::BoxDynError> {
     match value {
-        Value::Null => query.bind(None::<i64>),
-        Value::Integer(i) => query.bind(i),
-        Value::Real(r) => query.bind(r),
-        Value::Text(s) => query.bind(s),
-        Value::Blob(b) => query.bind(b),
-        Value::Bool(b) => query.bind(i64::from(b)),
-        // Refused or converted by `bind_all` before binding starts.
+        Value::Null => arguments.add(None::<i64>),
+        Value::Integer(i) => arguments.add(i),
+        Value::Real(r) => arguments.add(r),
+        Value::Text(s) => arguments.add(s),
+        Value::Blob(b) => arguments.add(b),
+        Value::Bool(b) => arguments.add(i64::from(b)),
+        // Refused or converted by `stored_form` before binding.
         Value::List(..)
         | Value::Uuid(_)
         | Value::Date(_)
@@ -79,7 +86,7 @@ fn bind<'q>(query: BoundQuery<'q>, value: Value) -> BoundQuery<'q> {
         | Value::Timestamp(_)
         | Value::TimestampTz(_)
         | Value::Json(_)
-        | Value::Decimal(_) => query.bind(None::<i64>),
+        | Value::Decimal(_) => arguments.add(None::<i64>),
     }
 }
 

@@ -64,7 +64,7 @@ struct Removal {
 struct Planner<'a> {
     arena: &'a Arena,
     plan: Plan,
-    resolved: HashMap<(&'static str, &'static str, usize), Resolved>,
+    resolved: schema::Resolutions,
     /// (relationship identity, member) -> owners holding it after the changes in memory.
     holders: HashMap<(&'static str, &'static str, ObjId), Vec<ObjId>>,
     /// Objects held as a child (by a collection or a one-to-one) through a loaded relationship,
@@ -96,7 +96,7 @@ impl<'a> Planner<'a> {
         Planner {
             arena,
             plan: Plan::default(),
-            resolved: HashMap::default(),
+            resolved: schema::Resolutions::default(),
             holders: HashMap::default(),
             held_any: HashSet::default(),
             unloaded_parents: Vec::new(),
@@ -115,12 +115,7 @@ impl<'a> Planner<'a> {
     }
 
     fn resolve(&mut self, model: &'static ModelMeta, index: usize) -> Result<Resolved> {
-        if let Some(r) = self.resolved.get(&(model.table, model.name, index)) {
-            return Ok(*r);
-        }
-        let r = schema::resolve(model, &model.relationships[index])?;
-        self.resolved.insert((model.table, model.name, index), r);
-        Ok(r)
+        self.resolved.get(model, index)
     }
 
     fn is_pending(&self, id: ObjId) -> bool {

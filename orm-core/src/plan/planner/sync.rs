@@ -3,6 +3,7 @@
 //! are moved, detached or orphaned.
 
 use super::*;
+use std::borrow::Cow;
 
 impl Planner<'_> {
     pub(super) fn sync_relationships(&mut self) -> Result<()> {
@@ -15,23 +16,17 @@ impl Planner<'_> {
                     continue;
                 }
                 let resolved = self.resolve(meta, index)?;
-                self.sync_one(id, &meta.relationships[index], resolved);
+                self.sync_one(id, index, resolved);
             }
         }
         Ok(())
     }
 
-    pub(super) fn sync_one(
-        &mut self,
-        owner: ObjId,
-        rel: &'static RelationshipMeta,
-        resolved: Resolved,
-    ) {
-        let slot = self
-            .arena
-            .entry(owner)
-            .obj
-            .relation(owner_rel_index(self.arena, owner, rel));
+    /// What relationship `index` of `owner` changed, as keys to synchronise, association rows
+    /// and removals.
+    pub(super) fn sync_one(&mut self, owner: ObjId, index: usize, resolved: Resolved) {
+        let rel = &self.arena.entry(owner).meta().relationships[index];
+        let slot = self.arena.entry(owner).obj.relation(index);
         let held: Vec<ObjId> = slot
             .held()
             .filter(|m| self.arena.get(*m).is_some_and(|e| e.is_live()))
@@ -42,23 +37,20 @@ impl Planner<'_> {
             Some(original) => original.clone(),
             None => held.clone(), // unchanged since loaded or flushed
         };
-        let (added, removed): (Vec<ObjId>, Vec<ObjId>) = if owner_pending {
-            (held.clone(), Vec::new()) // a new owner: everything it holds is new to it
+        let (added, removed): (Cow<[ObjId]>, Vec<ObjId>) = if owner_pending {
+            (Cow::Borrowed(&held), Vec::new()) // a new owner: everything it holds is new to it
         } else if held == original {
-            (Vec::new(), Vec::new()) // the common case: an untouched collection
+            (Cow::Borrowed(&[]), Vec::new()) // the common case: an untouched collection
         } else {
             let before: HashSet<ObjId> = original.iter().copied().collect();
             let after: HashSet<ObjId> = held.iter().copied().collect();
-            let added = held
-                .iter()
-                .copied()
-                .filter(|m| owner_pending || !before.contains(m));
+            let added = held.iter().copied().filter(|m| !before.contains(m));
             let removed = original.iter().copied().filter(|m| !after.contains(m));
-            (added.collect(), removed.collect())
+            (Cow::Owned(added.collect()), removed.collect())
         };
         match resolved {
             Resolved::Children(link) => {
-                for member in added {
+                for &member in added.iter() {
                     let src = self.source(owner, link.parent_column);
                     self.set_sync(member, link.fk_column, src);
                 }
@@ -81,7 +73,7 @@ impl Planner<'_> {
                 owner: owner_link,
                 target: target_link,
             } => {
-                for member in added {
+                for &member in added.iter() {
                     let row = [
                         self.source(owner, owner_link.parent_column),
                         self.source(member, target_link.parent_column),

@@ -23,6 +23,11 @@ impl Changes {
 
     /// Whether the loaded relationship `resolved` of `owner` may disagree with the keys now.
     fn affects(&self, owner: ObjId, resolved: Resolved) -> bool {
+        // A flush that only inserted and updated changed nothing loaded relationships show
+        // (asked for every loaded relationship of every object).
+        if self.removed.is_empty() && self.moved.is_empty() {
+            return false;
+        }
         let touched =
             |table: &str| self.removed.contains(table) || self.moved_tables.contains(table);
         match resolved {
@@ -46,7 +51,7 @@ impl Session {
         self.remember_unsynced_rows(&plan, &gone);
         for (id, key) in generated.keys.iter() {
             let entry = self.arena.entry_mut(id);
-            if let Some(column) = entry.meta().columns.iter().position(|c| c.generated) {
+            if let Some(column) = entry.meta().generated_column() {
                 let _ = entry.obj.set_column_value(column, key.clone());
             }
         }
@@ -58,7 +63,8 @@ impl Session {
                 let _ = entry.obj.set_column_value(*column, value.clone());
             }
         }
-        for (id, list) in plan.sync.iter().filter(|(id, _)| !gone.contains(id)) {
+        let kept = |id: &ObjId| gone.is_empty() || !gone.contains(id);
+        for (id, list) in plan.sync.iter().filter(|(id, _)| kept(id)) {
             for (column, src) in list {
                 let value = self.resolve(src, &generated);
                 let _ = self
@@ -69,7 +75,7 @@ impl Session {
             }
             touched.insert(id, ());
         }
-        for &(id, column) in plan.nulled.iter().filter(|(id, _)| !gone.contains(id)) {
+        for &(id, column) in plan.nulled.iter().filter(|(id, _)| kept(id)) {
             let _ = self
                 .arena
                 .entry_mut(id)
@@ -81,10 +87,9 @@ impl Session {
         for step in &plan.steps {
             match step {
                 Step::Insert { objects, model } => {
+                    self.arena.register_inserted(model, objects);
                     for &id in objects {
-                        self.arena.entry_mut(id).state = ObjectState::Persistent;
                         touched.insert(id, ());
-                        self.arena.register_key(id);
                         if self.has_unsynced_key(&plan, model, id) {
                             changes.moved(model, id);
                         }
@@ -144,7 +149,7 @@ impl Session {
     fn remember_unsynced_rows(&mut self, plan: &Plan, gone: &HashSet<ObjId>) {
         let ids = plan.sync.iter().map(|(id, _)| id);
         for id in ids.chain(plan.nulled.iter().map(|(id, _)| *id)) {
-            if !gone.contains(&id) {
+            if gone.is_empty() || !gone.contains(&id) {
                 self.arena.entry_mut(id).remember_before_transaction();
             }
         }
@@ -202,18 +207,14 @@ impl Session {
         let live: Vec<ObjId> = self.arena.live_ids();
         let mut index: HashMap<(&'static str, &'static str, usize), HashMap<Value, Vec<ObjId>>> =
             HashMap::default();
-        let mut links: HashMap<(&'static str, &'static str, usize), Option<Resolved>> =
-            HashMap::default();
+        let mut links = schema::Resolutions::default();
         for &id in &live {
             let meta = self.arena.entry(id).meta();
             for rel_index in 0..meta.relationships.len() {
                 if !self.arena.entry(id).obj.relation(rel_index).loaded {
                     continue;
                 }
-                let resolved = *links
-                    .entry((meta.table, meta.name, rel_index))
-                    .or_insert_with(|| schema::resolve(meta, &meta.relationships[rel_index]).ok());
-                let Some(resolved) = resolved else {
+                let Some(resolved) = links.of(meta)[rel_index] else {
                     continue;
                 };
                 if !changes.affects(id, resolved) {

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The columns of a new row left to the database (its generated key, defaults): one or two,
+/// asked of every inserted object, so kept off the heap.
+type Omitted = smallvec::SmallVec<[usize; 4]>;
+
 /// An UPDATE by key that matched fewer rows than objects: rows deleted (or re-keyed) outside
 /// this session. The flush fails rather than report writes that did not happen.
 fn expect_rows(model: &'static ModelMeta, expected: u64, updated: u64) -> Result<()> {
@@ -126,7 +130,7 @@ impl Session {
     ) -> Result<()> {
         // Objects that leave different columns to the database (a key given or not, a default
         // used or not) have different column lists: one batch each, in first-seen order.
-        let mut groups: Vec<(Vec<usize>, Vec<ObjId>)> = Vec::new();
+        let mut groups: Vec<(Omitted, Vec<ObjId>)> = Vec::new();
         for &id in objects {
             let omitted = self.left_to_database(plan, generated, model, id);
             match groups.iter_mut().find(|(o, _)| *o == omitted) {
@@ -149,7 +153,7 @@ impl Session {
         generated: &Generated,
         model: &'static ModelMeta,
         id: ObjId,
-    ) -> Vec<usize> {
+    ) -> Omitted {
         (0..model.columns.len())
             .filter(|&c| model.columns[c].filled_by_database())
             .filter(|&c| plan.deferred.is_empty() || !plan.deferred.contains(&(id, c)))
@@ -236,7 +240,7 @@ impl Session {
         let dialect = self.db.dialect();
         let (model, columns, n) = (batch.model, batch.columns, batch.rows);
         let rows = batch.values;
-        let key = model.columns.iter().position(|c| c.generated);
+        let key = model.generated_column();
         if omitted.is_empty() {
             self.db
                 .execute_in(tx, sql::insert(dialect, model, columns, rows, &[]), ctx)

@@ -96,6 +96,15 @@ orm_tests::backend_test! {
     }
 }
 
+/// How many pairs of rows of `table` are numbered against the order of `column`.
+async fn numbered_against(t: &orm_tests::harness::Fresh, table: &str, column: &str) -> i64 {
+    t.scalar(&format!(
+        "SELECT COUNT(*) FROM {table} r1 JOIN {table} r2 \
+         ON r1.{column} < r2.{column} AND r1.id > r2.id"
+    ))
+    .await
+}
+
 orm_tests::backend_test! {
     /// §6: new objects are inserted, and their keys generated, in the order they were built:
     /// parents before children, each collection in its order. So a child's rows follow its
@@ -106,20 +115,10 @@ orm_tests::backend_test! {
         let mut s = t.db.session();
         s.add(user("ann", vec![address("a@x", 3), address("b@x", 3), address("c@x", 3)]))?;
         s.commit().await?;
-        let addresses_out_of_order = t
-            .scalar(
-                "SELECT COUNT(*) FROM addresses a1 JOIN addresses a2 \
-                 ON a1.email < a2.email AND a1.id > a2.id",
-            )
-            .await;
-        assert_eq!(addresses_out_of_order, 0, "addresses numbered in collection order");
-        let visits_out_of_order = t
-            .scalar(
-                "SELECT COUNT(*) FROM visits v1 JOIN visits v2 \
-                 ON v1.address_id < v2.address_id AND v1.id > v2.id",
-            )
-            .await;
-        assert_eq!(visits_out_of_order, 0, "visits numbered in their addresses' order");
+        let addresses = numbered_against(&t, "addresses", "email").await;
+        assert_eq!(addresses, 0, "addresses numbered in collection order");
+        let visits = numbered_against(&t, "visits", "address_id").await;
+        assert_eq!(visits, 0, "visits numbered in their addresses' order");
         Ok(())
     }
 }

@@ -100,21 +100,28 @@ impl Session {
                     columns,
                     model,
                 } => {
+                    // Asked once per step, not per object: whether it wrote a primary key or
+                    // foreign key column at all.
+                    let rekeyed = columns.iter().any(|c| model.primary_key.contains(c));
+                    let foreign: Vec<usize> = columns
+                        .iter()
+                        .copied()
+                        .filter(|&c| model.foreign_key_on(c).is_some())
+                        .collect();
                     for &id in objects {
                         touched.insert(id, ());
-                        self.rekey_if_changed(id);
+                        if rekeyed {
+                            self.rekey_if_changed(id);
+                        }
                     }
                     // A key written directly (not through a relationship) moves the row.
-                    for &id in objects {
+                    for &id in objects.iter().filter(|_| !foreign.is_empty()) {
                         let synced = |c: &usize| {
                             plan.sync
                                 .get(&id)
                                 .is_some_and(|l| l.iter().any(|(s, _)| s == c))
                         };
-                        if columns
-                            .iter()
-                            .any(|c| model.foreign_key_on(*c).is_some() && !synced(c))
-                        {
+                        if foreign.iter().any(|c| !synced(c)) {
                             changes.moved(model, id);
                         }
                     }

@@ -700,12 +700,8 @@ mod tests {
 
     fn table(name: &str, columns: Vec<Column>) -> Table {
         Table {
-            name: name.to_owned(),
             columns,
-            primary_key: Vec::new(),
-            primary_key_name: None,
-            foreign_keys: Vec::new(),
-            indexes: Vec::new(),
+            ..Table::named(name.to_owned())
         }
     }
 

@@ -110,14 +110,9 @@ impl SchemaDialect for PostgresSchema {
         Box::pin(async move {
             let mut schema = Schema::default();
             for row in db.fetch_raw(TABLES, &[]).await? {
-                schema.tables.push(Table {
-                    name: text(&row, 0).unwrap_or_default(),
-                    columns: Vec::new(),
-                    primary_key: Vec::new(),
-                    primary_key_name: None,
-                    foreign_keys: Vec::new(),
-                    indexes: Vec::new(),
-                });
+                schema
+                    .tables
+                    .push(Table::named(text(&row, 0).unwrap_or_default()));
             }
             let table = |schema: &mut Schema, name: Option<String>| -> Option<usize> {
                 let name = name?;

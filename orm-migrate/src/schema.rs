@@ -111,6 +111,18 @@ impl Schema {
 }
 
 impl Table {
+    /// A table called `name` with nothing in it yet (introspection fills it in).
+    pub(crate) fn named(name: String) -> Table {
+        Table {
+            name,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            primary_key_name: None,
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        }
+    }
+
     /// The column called `name`.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)

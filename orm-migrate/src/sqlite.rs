@@ -60,14 +60,9 @@ impl SchemaDialect for SqliteSchema {
                 .fetch_raw(&per_table("m.name", "", "ORDER BY m.name"), &[])
                 .await?
             {
-                schema.tables.push(Table {
-                    name: text(&row, 0).unwrap_or_default(),
-                    columns: Vec::new(),
-                    primary_key: Vec::new(),
-                    primary_key_name: None,
-                    foreign_keys: Vec::new(),
-                    indexes: Vec::new(),
-                });
+                schema
+                    .tables
+                    .push(Table::named(text(&row, 0).unwrap_or_default()));
             }
             read_columns(db, &mut schema).await?;
             read_foreign_keys(db, &mut schema).await?;
